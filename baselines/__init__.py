@@ -1,0 +1,1 @@
+"""Distillers other than Mirage: coresets (full, random) now; herding, DosCond, KiDD later."""

@@ -1,0 +1,47 @@
+"""Coreset distillers: real training graphs, selected without learning."""
+
+from __future__ import annotations
+
+import torch
+
+from mirage.data import GraphDataset
+from mirage.distill.base import DistilledSet, Distiller, positive_int, register
+
+
+@register
+class Full(Distiller):
+    """The whole training split (the upper reference every distiller is compared with)."""
+
+    name = "full"
+
+    def distill(self, data: GraphDataset, seed: int) -> DistilledSet:
+        return DistilledSet(list(data.train), meta={"per_class": _class_counts(data.train)})
+
+
+@register
+class Random(Distiller):
+    """``gpc`` training graphs per class, drawn uniformly without replacement.
+
+    A class with fewer than ``gpc`` graphs contributes all of them.
+    """
+
+    name = "random"
+
+    def __init__(self, gpc: int) -> None:
+        self.gpc = positive_int("distiller.gpc", gpc)
+
+    def distill(self, data: GraphDataset, seed: int) -> DistilledSet:
+        gen = torch.Generator().manual_seed(seed)
+        labels = torch.cat([g.y for g in data.train])
+        chosen: list[int] = []
+        for c in labels.unique().tolist():
+            idx = (labels == c).nonzero().view(-1)
+            chosen += idx[torch.randperm(len(idx), generator=gen)[: self.gpc]].tolist()
+        samples = [data.train[i] for i in sorted(chosen)]
+        return DistilledSet(samples, meta={"per_class": _class_counts(samples),
+                                           "train_indices": sorted(chosen)})
+
+
+def _class_counts(graphs: list) -> dict[int, int]:
+    counts = torch.bincount(torch.cat([g.y for g in graphs])).tolist()
+    return {c: n for c, n in enumerate(counts) if n}

@@ -1,0 +1,153 @@
+"""The one interface every distiller implements, and the set it returns.
+
+A distiller sees the training split only (never validation or test, so no leakage by
+construction) and returns a :class:`DistilledSet`: a list of PyG ``Data`` samples in the dataset's
+own feature layout (see :mod:`mirage.data`). A sample may carry
+
+* ``pool_mask``: ``BoolTensor [num_nodes]``, the nodes the readout pools over (Mirage: tree roots);
+* ``weight``: ``FloatTensor [1]``, a per-sample loss weight;
+* ``deg``: ``LongTensor [num_nodes]``, each node's degree in its source graph (exact GCN on trees).
+
+The training loop treats every set alike.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from mirage.data import GraphDataset
+from mirage.errors import ConfigError
+
+# The tensors a trainer needs; the byte accounting counts exactly these.
+SAMPLE_KEYS = ("x", "x_cont", "edge_index", "edge_attr", "y", "weight", "pool_mask", "deg")
+
+
+def nbytes(graphs: Sequence[Data]) -> int:
+    """Bytes of the tensors a trainer needs (:data:`SAMPLE_KEYS`), summed over ``graphs``.
+
+    The one size function applied to every method, distilled or full.
+    """
+    total = 0
+    for g in graphs:
+        for key in SAMPLE_KEYS:
+            t = g.get(key)
+            if isinstance(t, torch.Tensor):
+                total += t.numel() * t.element_size()
+    return total
+
+
+@dataclass
+class DistilledSet:
+    """What a distiller returns: training samples plus how to draw them.
+
+    ``sampling='uniform'`` visits every sample once per epoch; ``'frequency'`` draws ``len(samples)``
+    samples per epoch with replacement, in proportion to ``support`` (Mirage's paper variant).
+    """
+
+    samples: list[Data]
+    sampling: str = "uniform"
+    support: list[float] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_graphs(self) -> int:
+        return len(self.samples)
+
+    @property
+    def num_nodes(self) -> int:
+        return sum(int(g.num_nodes) for g in self.samples)
+
+    @property
+    def num_edges(self) -> int:
+        return sum(int(g.edge_index.size(1)) for g in self.samples)
+
+    def nbytes(self) -> int:
+        return nbytes(self.samples)
+
+    def loader(self, batch_size: int, generator: torch.Generator) -> Iterator[Any]:
+        """One epoch of shuffled mini-batches."""
+        if self.sampling == "frequency":
+            weights = torch.tensor(self.support, dtype=torch.double)
+            idx = torch.multinomial(weights, len(self.samples), replacement=True,
+                                    generator=generator).tolist()
+        else:
+            idx = torch.randperm(len(self.samples), generator=generator).tolist()
+        return iter(DataLoader([self.samples[i] for i in idx], batch_size=batch_size))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: Path) -> None:
+        """Tensors only (``torch.save`` of plain dicts) plus JSON metadata: safe to load."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = [{k: g[k] for k in g.keys()} for g in self.samples]  # noqa: SIM118
+        tmp = path.with_suffix(".tmp")
+        torch.save({"samples": tensors, "support": self.support}, tmp)
+        tmp.replace(path)
+        path.with_suffix(".json").write_text(
+            json.dumps({"sampling": self.sampling, "meta": self.meta}, indent=1, default=str)
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> DistilledSet:
+        blob = torch.load(path, weights_only=True)
+        info = json.loads(path.with_suffix(".json").read_text())
+        samples = [Data(**d) for d in blob["samples"]]
+        return cls(samples, info["sampling"], blob["support"], info["meta"])
+
+
+class Distiller(ABC):
+    """Turns a training split into a (much) smaller training set.
+
+    Subclasses take their hyperparameters as keyword arguments (the ``conf/distiller`` node minus
+    ``name``), validate them in ``__init__`` and raise :class:`ConfigError` naming the key.
+    """
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def distill(self, data: GraphDataset, seed: int) -> DistilledSet:
+        """Distill ``data.train`` (only); ``seed`` makes any randomness reproducible."""
+
+
+DISTILLERS: dict[str, Callable[..., Distiller]] = {}
+# Where each built-in distiller lives; its module registers it on import (lazily, so a run
+# imports only the distiller it uses).
+MODULES = {
+    "full": "baselines.coresets",
+    "random": "baselines.coresets",
+    "mirage": "mirage.distill.distiller",
+}
+
+
+def register(cls: type[Distiller]) -> type[Distiller]:
+    """Class decorator: make a distiller available as ``distiller=<cls.name>``."""
+    DISTILLERS[cls.name] = cls
+    return cls
+
+
+def build_distiller(name: str, **params: Any) -> Distiller:
+    """Instantiate a registered distiller, importing its module first (see :data:`MODULES`)."""
+    if name in MODULES:
+        importlib.import_module(MODULES[name])
+    if name not in DISTILLERS:
+        raise ConfigError(f"distiller.name={name!r} is not one of {sorted(DISTILLERS)}")
+    try:
+        return DISTILLERS[name](**params)
+    except TypeError as err:
+        raise ConfigError(f"distiller '{name}': {err}") from err
+
+
+def positive_int(key: str, value: Any) -> int:
+    """Validate a strictly positive integer hyperparameter."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{key} must be a positive integer, got {value!r}")
+    return value

@@ -1,0 +1,219 @@
+"""Mirage (Gupta et al., ICLR 2024): distill a graph dataset into frequent computation-tree sets.
+
+For every training graph, the set of depth-``hops`` computation-tree ids of its non-isolated nodes
+is one transaction (how many nodes share a tree is dropped). Per class, every itemset of trees
+held by at least ``threshold`` graphs of that class becomes one sample: the disjoint union of its
+trees, edges pointing child -> parent, a ``pool_mask`` on the roots and ``y`` = the class. An
+``L``-layer message-passing GNN (``L <= hops``) then gives every root the embedding its node has
+in the full graph.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+
+from mirage.data import GraphDataset
+from mirage.distill.base import DistilledSet, Distiller, positive_int, register
+from mirage.distill.mining import Itemset, TransactionDB
+from mirage.distill.trees import ComputationTree, GraphUnion, computation_tree, tree_ids, union_of
+from mirage.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+SAMPLING = ("uniform", "frequency")
+
+
+def _check_support(key: str, value: Any) -> int | float:
+    """A support threshold: an int count ``>= 1`` or a float fraction in ``(0, 1]``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    if isinstance(value, float) and 0.0 < value <= 1.0:
+        return value
+    raise ConfigError(f"{key} must be a count >= 1 (int) or a fraction of the class's training "
+                      f"graphs in (0, 1] (float), got {value!r}")
+
+
+def _check_threshold(value: Any) -> int | float | dict[int, int | float]:
+    """``distiller.threshold``: one support for every class, or a mapping class -> support."""
+    if not isinstance(value, Mapping):
+        return _check_support("distiller.threshold", value)
+    out = {}
+    for cls, support in value.items():
+        try:
+            label = int(cls)
+        except (TypeError, ValueError):
+            label = -1
+        if isinstance(cls, bool) or label < 0:
+            raise ConfigError(f"distiller.threshold keys must be class indices >= 0, got {cls!r}")
+        out[label] = _check_support(f"distiller.threshold[{cls}]", support)
+    return out
+
+
+def _optional_positive(key: str, value: Any) -> int | None:
+    return None if value is None else positive_int(key, value)
+
+
+def _check_bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
+def min_support(threshold: int | float, num_graphs: int) -> int:
+    """Absolute support: a count as is, a fraction of ``num_graphs`` rounded up (at least 1)."""
+    if isinstance(threshold, int):
+        return threshold
+    # Round away float noise first (0.3 * 10 is 3.0000000000000004, which must give 3).
+    return max(1, math.ceil(round(threshold * num_graphs, 9)))
+
+
+@register
+class Mirage(Distiller):
+    """Frequent computation-tree sets per class; see the module docstring.
+
+    Args:
+        hops: tree depth ``L`` (use the GNN's number of layers for exact root embeddings).
+        threshold: minimum support per class: an int count, a float fraction of the class's
+            training graphs (rounded up), or a mapping class -> either.
+        max_size: largest number of trees per sample (``None``: no cap).
+        max_patterns: most samples per class, the highest-support ones (``None``: no cap).
+        cross_class_filter: drop an itemset of class ``c`` that is also frequent (at that class's
+            threshold) in another class.
+        sampling: ``uniform`` (every sample once per epoch, the official code) or ``frequency``
+            (draws in proportion to support, the paper).
+        carry_degree: store every tree node's degree in its source graph as ``deg``, so that
+            GCN's normalisation on a tree equals the one on the source graph.
+    """
+
+    name = "mirage"
+
+    def __init__(self, *, hops: int = 2, threshold: Any = 0.3, max_size: int | None = 4,
+                 max_patterns: int | None = None, cross_class_filter: bool = False,
+                 sampling: str = "uniform", carry_degree: bool = False) -> None:
+        self.hops = positive_int("distiller.hops", hops)
+        self.threshold = _check_threshold(threshold)
+        self.max_size = _optional_positive("distiller.max_size", max_size)
+        self.max_patterns = _optional_positive("distiller.max_patterns", max_patterns)
+        self.cross_class_filter = _check_bool("distiller.cross_class_filter", cross_class_filter)
+        if sampling not in SAMPLING:
+            raise ConfigError(f"distiller.sampling must be one of {list(SAMPLING)}, "
+                              f"got {sampling!r}")
+        self.sampling = sampling
+        self.carry_degree = _check_bool("distiller.carry_degree", carry_degree)
+
+    def _class_threshold(self, cls: int, num_graphs: int) -> int:
+        if isinstance(self.threshold, dict):
+            if cls not in self.threshold:
+                raise ConfigError(f"distiller.threshold has no entry for class {cls} "
+                                  f"(it has {sorted(self.threshold)})")
+            return min_support(self.threshold[cls], num_graphs)
+        return min_support(self.threshold, num_graphs)
+
+    def distill(self, data: GraphDataset, seed: int) -> DistilledSet:
+        """Mine ``data.train``; deterministic, so ``seed`` is unused."""
+        if not data.train:
+            raise DataError(f"dataset '{data.name}' has no training graphs to distill")
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(phase: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[phase] = round(now - clock, 4)
+            clock = now
+
+        union = union_of(data.train)
+        graph_class = torch.cat([g.y.view(-1) for g in data.train]).numpy()
+        lap("union")
+        ids = tree_ids(union.node_label, union.edge_label, union.in_edges, self.hops)
+        lap("trees")
+
+        # One transaction per graph of a class; its items: trees of its non-isolated nodes.
+        node_class = np.where(union.isolated, -1, graph_class[union.node_graph])
+        dbs, thresholds, mined, stats = {}, {}, {}, {}
+        for cls in range(data.num_classes):
+            in_class = graph_class == cls
+            tx_of_graph = np.cumsum(in_class) - 1
+            nodes = np.flatnonzero(node_class == cls)
+            dbs[cls] = TransactionDB(tx_of_graph[union.node_graph[nodes]], ids[nodes],
+                                     int(in_class.sum()))
+            thresholds[cls] = self._class_threshold(cls, dbs[cls].num_transactions)
+            mined[cls] = dbs[cls].mine(thresholds[cls], self.max_size, self.max_patterns)
+            stats[str(cls)] = {"transactions": dbs[cls].num_transactions,
+                               "distinct_trees": int(dbs[cls].items.size),
+                               "threshold": thresholds[cls],
+                               "frequent_itemsets": len(mined[cls])}
+        lap("mining")
+
+        kept = {cls: [s for s in found if not self._elsewhere(s, cls, dbs, thresholds)]
+                for cls, found in mined.items()} if self.cross_class_filter else mined
+        for cls, found in kept.items():
+            stats[str(cls)]["after_filter"] = len(found)
+        lap("filter")
+
+        samples, support = [], []
+        for cls, found in kept.items():
+            trees = self._representatives(union, ids, node_class == cls, found)
+            for itemset in found:
+                samples.append(self._sample([trees[t] for t in itemset.items], union, cls))
+                support.append(float(itemset.support))
+        lap("samples")
+
+        empty = [cls for cls, found in kept.items() if not found]
+        for cls in empty:
+            log.warning("mirage: class %d yields no frequent tree set (min support %d of %d "
+                        "graphs%s); it gets no training sample", cls, thresholds[cls],
+                        dbs[cls].num_transactions,
+                        ", after the cross-class filter" if mined[cls] else "")
+        if not samples:
+            raise ConfigError(
+                f"mirage found no frequent tree set in any class (min supports {thresholds}"
+                f"{', cross-class filter on' if self.cross_class_filter else ''}); "
+                "lower distiller.threshold")
+        timings["total"] = round(sum(timings.values()), 4)
+        meta = {"hops": self.hops, "classes": stats, "empty_classes": empty,
+                "distinct_trees": int(np.count_nonzero(np.bincount(ids[~union.isolated]))),
+                "isolated_nodes": int(union.isolated.sum()), "timings": timings}
+        return DistilledSet(samples, self.sampling, support, meta)
+
+    @staticmethod
+    def _elsewhere(itemset: Itemset, cls: int, dbs: dict[int, TransactionDB],
+                   thresholds: dict[int, int]) -> bool:
+        """Whether ``itemset`` is frequent in a class other than ``cls``."""
+        return any(db.support(itemset.items) >= thresholds[other]
+                   for other, db in dbs.items() if other != cls)
+
+    def _representatives(self, union: GraphUnion, ids: np.ndarray, in_class: np.ndarray,
+                         itemsets: list[Itemset]) -> dict[int, ComputationTree]:
+        """The tree of the first node of the class (in training order) with each needed id."""
+        needed = np.unique([t for s in itemsets for t in s.items]).astype(np.int64)
+        candidates = np.flatnonzero(in_class & np.isin(ids, needed))
+        found, first = np.unique(ids[candidates], return_index=True)
+        return {int(t): computation_tree(union.in_edges, int(v), self.hops)
+                for t, v in zip(found, candidates[first], strict=True)}
+
+    def _sample(self, trees: list[ComputationTree], union: GraphUnion, cls: int) -> Data:
+        """Disjoint union of ``trees`` with the source graphs' features."""
+        offsets = np.cumsum([0] + [t.nodes.size for t in trees[:-1]])
+        nodes = torch.from_numpy(np.concatenate([t.nodes for t in trees]))
+        edges = torch.from_numpy(np.concatenate(
+            [t.edge_index + off for t, off in zip(trees, offsets, strict=True)], axis=1))
+        sample = Data(x=union.x[nodes], edge_index=edges, y=torch.tensor([cls]),
+                      pool_mask=torch.from_numpy(np.concatenate([t.depth == 0 for t in trees])),
+                      num_nodes=int(nodes.numel()))
+        if union.edge_attr is not None:
+            sample.edge_attr = union.edge_attr[torch.from_numpy(
+                np.concatenate([t.edge_ids for t in trees]))]
+        if union.x_cont is not None:  # not part of the tree label; copied so models still fit
+            sample.x_cont = union.x_cont[nodes]
+        if self.carry_degree:
+            sample.deg = torch.from_numpy(union.in_edges.degree)[nodes]
+        return sample

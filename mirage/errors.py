@@ -1,0 +1,13 @@
+"""Errors that carry a one-line, user-facing message."""
+
+
+class MirageError(Exception):
+    """Base class: the message names the offending key or path and what would be valid."""
+
+
+class ConfigError(MirageError):
+    """A configuration value is unknown, out of range or inconsistent."""
+
+
+class DataError(MirageError):
+    """A data folder is missing, empty or corrupt."""

@@ -1,0 +1,142 @@
+"""GCN, GIN and GAT graph classifiers over the harness's feature layout.
+
+``GNN.forward(batch)`` takes a PyG ``Batch`` with ``x`` (LongTensor [N, C], categorical),
+optional ``x_cont`` (FloatTensor [N, D]), ``edge_index`` [2, E], optional ``edge_attr``
+(LongTensor [E, C_e]), ``batch`` [N] and optional ``pool_mask`` (BoolTensor [N]). It returns logits
+``[num_graphs, num_classes]``. When ``pool_mask`` is present, the readout pools only the masked
+nodes (Mirage's tree roots); otherwise all nodes.
+
+GCN normalises with each node's degree: ``deg`` (LongTensor [N], the degree in the source graph
+before any self-loop) when the batch carries it, else the in-degree of ``edge_index``. Carrying
+``deg`` makes GCN exact on Mirage's computation trees, whose leaves have lost their edges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import GATConv, GCNConv, GINConv, GINEConv, global_add_pool, global_mean_pool
+from torch_geometric.utils import degree
+
+from mirage.data import FeatureSpec
+from mirage.errors import ConfigError
+
+POOLS = {"sum": global_add_pool, "mean": global_mean_pool}
+
+
+class FeatureEncoder(nn.Module):
+    """Sum of one embedding per categorical column (as OGB's AtomEncoder) plus a linear map of
+    continuous columns: ``[N, C] (+ [N, D]) -> [N, hidden]``."""
+
+    def __init__(self, cardinalities: tuple[int, ...], cont_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.embeddings = nn.ModuleList(nn.Embedding(c, hidden) for c in cardinalities)
+        self.cont = nn.Linear(cont_dim, hidden) if cont_dim > 0 else None
+
+    def forward(self, x: Tensor, x_cont: Tensor | None = None) -> Tensor:
+        out = sum(emb(x[:, i]) for i, emb in enumerate(self.embeddings))
+        if self.cont is not None and x_cont is not None:
+            out = out + self.cont(x_cont)
+        return out
+
+
+def gcn_edge_weight(edge_index: Tensor, num_nodes: int, deg: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Self-loops plus symmetric normalisation ``1/sqrt((d_i+1)(d_j+1))``: ``([2, E+N], [E+N])``."""
+    if deg is None:
+        deg = degree(edge_index[1], num_nodes)
+    d = deg.float() + 1.0
+    loops = torch.arange(num_nodes, device=edge_index.device)
+    full = torch.cat([edge_index, torch.stack([loops, loops])], dim=1)
+    inv_sqrt = d.rsqrt()
+    return full, inv_sqrt[full[0]] * inv_sqrt[full[1]]
+
+
+class GNN(nn.Module):
+    """``num_layers`` message-passing layers -> pooled readout -> dropout -> linear."""
+
+    def __init__(
+        self,
+        conv: str,
+        features: FeatureSpec,
+        num_classes: int,
+        hidden: int = 128,
+        num_layers: int = 3,
+        dropout: float = 0.0,
+        pool: str = "sum",
+        batch_norm: bool = False,
+        use_edge_attr: bool = True,
+        heads: int = 1,
+    ) -> None:
+        super().__init__()
+        if conv not in ("gcn", "gin", "gat"):
+            raise ConfigError(f"model.conv={conv!r} is not one of ['gat', 'gcn', 'gin']")
+        if pool not in POOLS:
+            raise ConfigError(f"model.pool={pool!r} is not one of {sorted(POOLS)}")
+        if num_layers < 1 or hidden < 1:
+            raise ConfigError("model.num_layers and model.hidden must be positive integers")
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"model.dropout must lie in [0, 1), got {dropout}")
+        self.conv_type, self.dropout, self.pool = conv, dropout, POOLS[pool]
+        self.encoder = FeatureEncoder(features.node_cardinalities, features.node_cont_dim, hidden)
+        # GCNConv has no edge features; GIN and GAT use them when the dataset has them.
+        self.edge_encoders = None
+        if use_edge_attr and features.edge_cardinalities and conv != "gcn":
+            self.edge_encoders = nn.ModuleList(
+                FeatureEncoder(features.edge_cardinalities, 0, hidden) for _ in range(num_layers)
+            )
+        self.convs = nn.ModuleList(self._conv(conv, hidden, heads) for _ in range(num_layers))
+        self.norms = nn.ModuleList(
+            nn.BatchNorm1d(hidden) if batch_norm else nn.Identity() for _ in range(num_layers)
+        )
+        self.head = nn.Linear(hidden, num_classes)
+
+    def _conv(self, conv: str, hidden: int, heads: int) -> nn.Module:
+        edge_dim = hidden if self.edge_encoders is not None else None
+        if conv == "gcn":
+            return GCNConv(hidden, hidden, normalize=False)
+        if conv == "gat":
+            return GATConv(hidden, hidden // heads, heads=heads, edge_dim=edge_dim)
+        mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                            nn.Linear(hidden, hidden))
+        return GINEConv(mlp, train_eps=True) if edge_dim else GINConv(mlp, train_eps=True)
+
+    def node_embeddings(self, data: Any) -> Tensor:
+        """Node embeddings after the last layer: ``[N, hidden]``."""
+        h = self.encoder(data.x, data.get("x_cont"))
+        edge_index = data.edge_index
+        weight = None
+        if self.conv_type == "gcn":
+            edge_index, weight = gcn_edge_weight(edge_index, h.size(0), data.get("deg"))
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
+            if self.conv_type == "gcn":
+                h = conv(h, edge_index, weight)
+            elif self.edge_encoders is not None:
+                h = conv(h, edge_index, self.edge_encoders[i](data.edge_attr))
+            else:
+                h = conv(h, edge_index)
+            h = norm(h)
+            if i < len(self.convs) - 1:
+                h = torch.relu(h)
+        return h
+
+    def forward(self, data: Any) -> Tensor:
+        h = self.node_embeddings(data)
+        batch = data.batch if data.get("batch") is not None else h.new_zeros(h.size(0), dtype=torch.long)
+        num_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") else 1
+        mask = data.get("pool_mask")
+        if mask is not None:
+            h, batch = h[mask], batch[mask]
+        g = self.pool(h, batch, size=num_graphs)
+        g = nn.functional.dropout(g, p=self.dropout, training=self.training)
+        return self.head(g)
+
+
+def build_model(cfg: Any, features: FeatureSpec, num_classes: int) -> GNN:
+    """Build a :class:`GNN` from a ``conf/model`` node."""
+    params = {k: v for k, v in dict(cfg).items() if k != "name"}
+    try:
+        return GNN(features=features, num_classes=num_classes, **params)
+    except TypeError as err:
+        raise ConfigError(f"model '{cfg.get('name')}': {err}") from err

@@ -1,0 +1,204 @@
+"""One run: load -> distill (cached) -> train / evaluate per seed -> record rows.
+
+The only module, with ``run.py``, that knows about Hydra configs and W&B; algorithms receive
+plain keyword arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch_geometric
+from omegaconf import DictConfig, OmegaConf
+
+from mirage.data import GraphDataset, load_dataset, resolve_data_root
+from mirage.distill.base import DistilledSet, build_distiller, nbytes
+from mirage.errors import ConfigError
+from mirage.models import build_model
+from mirage.records import Row, WandbSink, append_rows, flatten, row_dict
+from mirage.train import fit
+
+log = logging.getLogger("mirage")
+
+# Bump when a change to distillation code must invalidate cached artifacts.
+ARTIFACT_VERSION = 1
+
+
+@dataclass
+class Distilled:
+    """A distilled set and how it was obtained."""
+
+    data: DistilledSet
+    seconds: float
+    cache_hit: bool
+    key: str
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def git_sha() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, cwd=Path(__file__).parent, timeout=5)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def stable_hash(obj: Any) -> str:
+    """Short sha256 of a JSON-serialisable object with sorted keys."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def artifact_key(dataset_cfg: dict, split_hash: str, distiller_cfg: dict, seed: int) -> str:
+    """Cache key of a distilled set: everything that can change it, nothing that cannot."""
+    return stable_hash({"dataset": dataset_cfg, "split": split_hash, "distiller": distiller_cfg,
+                        "seed": seed, "version": ARTIFACT_VERSION})
+
+
+def distill_cached(data: GraphDataset, distiller_cfg: dict, seed: int, dataset_cfg: dict,
+                   cache_dir: Path) -> Distilled:
+    """Distil ``data.train``, or load the artifact a previous run stored under the same key."""
+    key = artifact_key(dataset_cfg, data.split_hash, distiller_cfg, seed)
+    path = cache_dir / "distilled" / f"{distiller_cfg['name']}-{key}.pt"
+    if path.exists():
+        ds = DistilledSet.load(path)
+        return Distilled(ds, float(ds.meta["distill_time_s"]), True, key)
+    params = {k: v for k, v in distiller_cfg.items() if k != "name"}
+    distiller = build_distiller(distiller_cfg["name"], **params)
+    t0 = time.perf_counter()
+    ds = distiller.distill(data, seed)
+    seconds = time.perf_counter() - t0
+    ds.meta["distill_time_s"] = seconds
+    ds.save(path)
+    return Distilled(ds, seconds, False, key)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ConfigError(f"device={name!r} is not valid: use auto, cpu, cuda or cuda:N") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r} but CUDA is not available: use device=auto or cpu")
+    return device
+
+
+def validate(cfg: DictConfig) -> None:
+    """Checks that need no data; each error names the key and what is valid."""
+    seeds = cfg.seeds
+    if not OmegaConf.is_list(seeds) or not seeds or not all(isinstance(s, int) for s in seeds):
+        raise ConfigError(f"seeds must be a non-empty list of integers, got {seeds}")
+    for key in ("epochs", "batch_size", "eval_batch_size"):
+        if not isinstance(cfg.train[key], int) or cfg.train[key] <= 0:
+            raise ConfigError(f"train.{key} must be a positive integer, got {cfg.train[key]!r}")
+    if cfg.train.lr <= 0 or cfg.train.weight_decay < 0:
+        raise ConfigError("train.lr must be > 0 and train.weight_decay >= 0")
+    if not isinstance(cfg.num_threads, int) or cfg.num_threads <= 0:
+        raise ConfigError(f"num_threads must be a positive integer, got {cfg.num_threads!r}")
+    if cfg.dataset.metric not in ("auc", "acc"):
+        raise ConfigError(f"dataset.metric={cfg.dataset.metric!r} is not one of ['acc', 'auc']")
+    if cfg.logger.wandb.mode not in ("disabled", "offline", "online"):
+        raise ConfigError(f"logger.wandb.mode={cfg.logger.wandb.mode!r} is not one of "
+                          "['disabled', 'offline', 'online']")
+
+
+def _progress(setting: Any) -> bool:
+    return sys.stderr.isatty() if setting == "auto" else bool(setting)
+
+
+def run(cfg: DictConfig) -> list[dict[str, Any]]:
+    """Execute one (dataset, distiller, model) job; return the rows it appended.
+
+    Any failure after validation is recorded as a ``status='failed'`` row and then re-raised.
+    """
+    validate(cfg)
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    hparams = {**flatten(plain["distiller"], "distiller"), **flatten(plain["model"], "model"),
+               **flatten(plain["train"], "train")}
+    base = {
+        "dataset": cfg.dataset.name, "distiller": cfg.distiller.name, "model": cfg.model.name,
+        "config_hash": stable_hash({k: plain[k] for k in ("dataset", "distiller", "model", "train")}),
+        "git_sha": git_sha(), "torch_version": torch.__version__,
+        "pyg_version": torch_geometric.__version__,
+    }
+    csv_path = Path(cfg.results_dir) / "runs.csv"
+    name = f"{cfg.dataset.name}-{cfg.distiller.name}-{cfg.model.name}"
+    sink = WandbSink(plain["logger"]["wandb"], plain, name)
+    rows: list[dict[str, Any]] = []
+    try:
+        torch.set_num_threads(cfg.num_threads)
+        device = resolve_device(cfg.device)
+        base["device"] = str(device)
+        data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
+        base["split_hash"] = data.split_hash
+        distilled = distill_cached(data, plain["distiller"], cfg.distill_seed, plain["dataset"],
+                                   Path(cfg.cache_dir))
+        full_bytes = nbytes(data.train)
+        ds = distilled.data
+        sizes = {
+            "distill_time_s": distilled.seconds, "cache_hit": distilled.cache_hit,
+            "distilled_graphs": ds.num_graphs, "distilled_nodes": ds.num_nodes,
+            "distilled_edges": ds.num_edges, "distilled_bytes": ds.nbytes(),
+            "full_bytes": full_bytes, "compression_ratio": full_bytes / max(ds.nbytes(), 1),
+        }
+        log.info("%s: %d distilled graphs, %d bytes (%.1fx), %.2fs%s", name, ds.num_graphs,
+                 ds.nbytes(), sizes["compression_ratio"], distilled.seconds,
+                 " (cache hit)" if distilled.cache_hit else "")
+        for seed in cfg.seeds:
+            torch.manual_seed(seed)
+            model = build_model(cfg.model, data.features, data.num_classes).to(device)
+            result = fit(model, ds, data.val, data.test, epochs=cfg.train.epochs,
+                         batch_size=cfg.train.batch_size, lr=cfg.train.lr,
+                         weight_decay=cfg.train.weight_decay,
+                         eval_batch_size=cfg.train.eval_batch_size, select_on=cfg.dataset.metric,
+                         seed=seed, device=device, progress=_progress(cfg.progress))
+            row = Row(**base, **sizes, seed=seed, status="ok",
+                      val_acc=result.val["acc"], test_acc=result.test["acc"],
+                      val_auc=result.val["auc"], test_auc=result.test["auc"],
+                      test_f1=result.test["f1"], best_epoch=result.best_epoch,
+                      train_time_s=result.train_time_s, eval_time_s=result.eval_time_s,
+                      peak_rss_mb=peak_rss_mb(), timestamp=_now())
+            record = row_dict(row, hparams)
+            append_rows(csv_path, [record])  # row by row: a later failure loses nothing
+            sink.log(record, result.history)
+            rows.append(record)
+            log.info("%s seed %d: test_acc %.4f test_auc %.4f (best epoch %d)", name, seed,
+                     result.test["acc"], result.test["auc"], result.best_epoch)
+    except Exception as err:
+        failed = row_dict(Row(**base, status="failed", error=_one_line(err),
+                              peak_rss_mb=peak_rss_mb(), timestamp=_now()), hparams)
+        append_rows(csv_path, [failed])
+        sink.log(failed)
+        sink.finish(failed=True)
+        log.debug("run failed:\n%s", traceback.format_exc())
+        raise
+    sink.finish()
+    log.info("%d rows appended to %s", len(rows), os.path.abspath(csv_path))
+    return rows
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _one_line(err: BaseException) -> str:
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"[:500]

@@ -1,0 +1,98 @@
+"""The one training / evaluation loop: train on a distilled set, evaluate on real graphs.
+
+Every epoch evaluates validation and test, then the run reports the test metrics of the epoch
+with the best validation score (ties: earliest epoch). Test is never used for selection.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from mirage.distill.base import DistilledSet
+from mirage.metrics import evaluate_logits
+
+
+@dataclass
+class FitResult:
+    """Outcome of one seed: best-validation epoch and its metrics, plus the full history."""
+
+    best_epoch: int
+    val: dict[str, float]
+    test: dict[str, float]
+    train_time_s: float
+    eval_time_s: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, graphs: list[Data], batch_size: int, device: torch.device) -> Tensor:
+    """Logits ``[len(graphs), num_classes]`` in eval mode."""
+    model.eval()
+    out = [model(b.to(device)).cpu() for b in DataLoader(graphs, batch_size=batch_size)]
+    return torch.cat(out)
+
+
+def train_epoch(model: nn.Module, distilled: DistilledSet, optimizer: torch.optim.Optimizer,
+                batch_size: int, generator: torch.Generator, device: torch.device) -> float:
+    """One pass over the distilled set; returns the mean training loss.
+
+    Samples carrying ``weight`` contribute in proportion to it.
+    """
+    model.train()
+    total, count = 0.0, 0
+    for batch in distilled.loader(batch_size, generator):
+        batch = batch.to(device)
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(batch), batch.y, reduction="none")
+        w = batch.get("weight")
+        loss = (loss * w).sum() / w.sum() if w is not None else loss.mean()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * batch.num_graphs
+        count += batch.num_graphs
+    return total / max(count, 1)
+
+
+def _better(score: float, best: float) -> bool:
+    return not math.isnan(score) and (math.isnan(best) or score > best)
+
+
+def fit(model: nn.Module, distilled: DistilledSet, val: list[Data], test: list[Data], *,
+        epochs: int, batch_size: int, lr: float, weight_decay: float, eval_batch_size: int,
+        select_on: str, seed: int, device: torch.device, progress: bool = False) -> FitResult:
+    """Adam on ``distilled``; evaluate ``val``/``test`` after every epoch; select on ``select_on``."""
+    from tqdm.auto import trange
+
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    y_val, y_test = torch.cat([g.y for g in val]), torch.cat([g.y for g in test])
+    history: list[dict[str, float]] = []
+    best_epoch, best_score = 0, math.nan
+    train_time = eval_time = 0.0
+    for epoch in trange(1, epochs + 1, disable=not progress, desc="epochs", leave=False):
+        t0 = time.perf_counter()
+        loss = train_epoch(model, distilled, optimizer, batch_size, generator, device)
+        t1 = time.perf_counter()
+        val_m = evaluate_logits(predict(model, val, eval_batch_size, device), y_val)
+        test_m = evaluate_logits(predict(model, test, eval_batch_size, device), y_test)
+        eval_time += time.perf_counter() - t1
+        train_time += t1 - t0
+        history.append({"epoch": epoch, "loss": loss,
+                        **{f"val_{k}": v for k, v in val_m.items()},
+                        **{f"test_{k}": v for k, v in test_m.items()}})
+        if _better(val_m[select_on], best_score) or best_epoch == 0:
+            best_epoch, best_score = epoch, val_m[select_on]
+    best = history[best_epoch - 1]
+    return FitResult(best_epoch, _strip(best, "val_"), _strip(best, "test_"), train_time,
+                     eval_time, history)
+
+
+def _strip(metrics: dict[str, float], prefix: str) -> dict[str, float]:
+    return {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}

@@ -1,0 +1,90 @@
+"""The Distiller seam: byte accounting, persistence, the cache key, the coresets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from mirage.data import FeatureSpec, GraphDataset
+from mirage.distill.base import DistilledSet, build_distiller, nbytes
+from mirage.errors import ConfigError
+from mirage.pipeline import artifact_key
+from mirage.synthetic import make_graphs
+
+
+def _dataset(n: int = 60) -> GraphDataset:
+    graphs = make_graphs(n, 10, 3, seed=0)
+    return GraphDataset("toy", graphs, graphs[:5], graphs[:5], 2, FeatureSpec((3,)), "h")
+
+
+def test_nbytes_counts_trainer_tensors() -> None:
+    g = Data(x=torch.zeros(5, 2, dtype=torch.long), edge_index=torch.zeros(2, 8, dtype=torch.long),
+             y=torch.tensor([1]), pool_mask=torch.ones(5, dtype=torch.bool),
+             name="ignored", extra=torch.zeros(100))
+    # x 5*2*8 + edge_index 2*8*8 + y 8 + pool_mask 5*1; unknown keys are not counted
+    assert nbytes([g]) == 80 + 128 + 8 + 5
+    assert nbytes([g, g]) == 2 * nbytes([g])
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    samples = make_graphs(4, 6, 2, seed=1)
+    samples[0].pool_mask = torch.tensor([True] + [False] * (samples[0].num_nodes - 1))
+    ds = DistilledSet(samples, sampling="frequency", support=[3.0, 1.0, 2.0, 5.0], meta={"a": 1})
+    ds.save(tmp_path / "s.pt")
+    back = DistilledSet.load(tmp_path / "s.pt")
+    assert back.sampling == "frequency" and back.support == ds.support and back.meta == {"a": 1}
+    assert back.nbytes() == ds.nbytes() and back.num_nodes == ds.num_nodes
+    for a, b in zip(samples, back.samples, strict=True):
+        assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
+    assert torch.equal(back.samples[0].pool_mask, samples[0].pool_mask)
+
+
+def test_frequency_sampling_follows_support() -> None:
+    samples = make_graphs(2, 6, 2, seed=1)
+    ds = DistilledSet(samples, sampling="frequency", support=[99.0, 1.0])
+    gen = torch.Generator().manual_seed(0)
+    ys = [int(b.y.sum()) for _ in range(200) for b in ds.loader(2, gen)]
+    assert sum(ys) < 30  # sample 1 (y=1) drawn with probability 1%
+
+
+def test_random_keeps_gpc_per_class() -> None:
+    data = _dataset()
+    out = build_distiller("random", gpc=7).distill(data, seed=0)
+    ys = torch.cat([g.y for g in out.samples])
+    assert torch.bincount(ys).tolist() == [7, 7]
+    again = build_distiller("random", gpc=7).distill(data, seed=0)
+    assert out.meta["train_indices"] == again.meta["train_indices"]
+    other = build_distiller("random", gpc=7).distill(data, seed=1)
+    assert out.meta["train_indices"] != other.meta["train_indices"]
+
+
+def test_full_is_the_training_split() -> None:
+    data = _dataset()
+    out = build_distiller("full").distill(data, seed=0)
+    assert out.num_graphs == len(data.train) and out.nbytes() == nbytes(data.train)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "x", True])
+def test_bad_budget_is_rejected(bad: object) -> None:
+    with pytest.raises(ConfigError, match="distiller.gpc"):
+        build_distiller("random", gpc=bad)
+
+
+def test_unknown_distiller_and_param() -> None:
+    with pytest.raises(ConfigError, match="not one of"):
+        build_distiller("nope")
+    with pytest.raises(ConfigError, match="random"):
+        build_distiller("random", gpc=1, bogus=2)
+
+
+def test_cache_key() -> None:
+    ds_cfg, dist = {"name": "MUTAG", "loader": "tu"}, {"name": "random", "gpc": 10}
+    key = artifact_key(ds_cfg, "split1", dist, 0)
+    assert key == artifact_key(dict(ds_cfg), "split1", dict(dist), 0)
+    assert key != artifact_key(ds_cfg, "split1", {"name": "random", "gpc": 11}, 0)
+    assert key != artifact_key(ds_cfg, "split2", dist, 0)
+    assert key != artifact_key(ds_cfg, "split1", dist, 1)
+    assert key != artifact_key({"name": "NCI1", "loader": "tu"}, "split1", dist, 0)

@@ -1,0 +1,305 @@
+"""The Mirage distiller: end to end against a brute-force reference, options and validation."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+from torch_geometric.data import Data
+
+from mirage.data import FeatureSpec, GraphDataset
+from mirage.distill.base import DistilledSet, build_distiller
+from mirage.distill.distiller import Mirage, min_support
+from mirage.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_graph(edges: list[tuple[int, int]], x: list[int], cls: int,
+               edge_labels: list[int] | None = None) -> Data:
+    src = [a for a, b in edges] + [b for a, b in edges]
+    dst = [b for a, b in edges] + [a for a, b in edges]
+    g = Data(x=torch.tensor(x).view(-1, 1), edge_index=torch.tensor([src, dst]).view(2, -1),
+             y=torch.tensor([cls]), num_nodes=len(x))
+    if edge_labels is not None:
+        g.edge_attr = torch.tensor(edge_labels + edge_labels).view(-1, 1)
+    return g
+
+
+def synthetic(sizes: tuple[int, ...] = (10, 12, 14), seed: int = 0) -> GraphDataset:
+    """Small random trees over labels 0..1 (mostly 0) and edge labels 0..1 (mostly 0). Class c
+    also holds a marker node labelled 2 + c joined to node 0 (label 0) by an edge labelled 0, and
+    one isolated node."""
+    rng = np.random.default_rng(seed)
+    graphs = []
+    for cls, count in enumerate(sizes):
+        for _ in range(count):
+            n = int(rng.integers(2, 6))
+            edges = [*((i, int(rng.integers(0, i))) for i in range(1, n)), (n, 0)]
+            x = [0, *(rng.random(n - 1) < 0.25).astype(int).tolist(), 2 + cls, 0]
+            edge_labels = [*(rng.random(n - 1) < 0.2).astype(int).tolist(), 0]
+            graphs.append(make_graph(edges, x, cls, edge_labels))
+    order = rng.permutation(len(graphs))
+    return GraphDataset(name="synthetic", train=[graphs[i] for i in order], val=[], test=[],
+                        num_classes=len(sizes), features=FeatureSpec((2 + len(sizes),), 0, (2,)),
+                        split_hash="test")
+
+
+# ----------------------------------------------------------------------------- reference
+
+def node_forms(g: Data, depth: int) -> set[tuple]:
+    """Forms (label, sorted (edge label, child form)) of the trees of non-isolated nodes."""
+    x = [tuple(r) for r in g.x.tolist()]
+    attr = [tuple(r) for r in g.edge_attr.tolist()]
+    incoming: list[list[tuple[tuple, int]]] = [[] for _ in x]
+    for e, (a, b) in enumerate(g.edge_index.t().tolist()):
+        incoming[b].append((attr[e], a))
+    level: list[tuple] = [(label, ()) for label in x]
+    for _ in range(depth):
+        level = [(x[v], tuple(sorted((el, level[u]) for el, u in incoming[v])))
+                 for v in range(len(x))]
+    return {level[v] for v in range(len(x)) if incoming[v]}
+
+
+def sample_forms(sample: Data) -> tuple[tuple, ...]:
+    x = [tuple(r) for r in sample.x.tolist()]
+    attr = [tuple(r) for r in sample.edge_attr.tolist()]
+    children: dict[int, list] = {}
+    for e, (child, parent) in enumerate(sample.edge_index.t().tolist()):
+        children.setdefault(parent, []).append((attr[e], child))
+
+    def form(v: int) -> tuple:
+        return x[v], tuple(sorted((e, form(c)) for e, c in children.get(v, [])))
+
+    return tuple(sorted(form(int(r)) for r in np.flatnonzero(sample.pool_mask.numpy())))
+
+
+def brute_force(data: GraphDataset, depth: int, thresholds: dict[int, int], max_size: int,
+                cross_class_filter: bool) -> Counter:
+    """(class, support, sorted tree forms) of every sample Mirage should return."""
+    transactions = {c: [node_forms(g, depth) for g in data.train if int(g.y) == c]
+                    for c in thresholds}
+
+    def support(cls: int, itemset: tuple) -> int:
+        return sum(1 for t in transactions[cls] if t.issuperset(itemset))
+
+    out = Counter()
+    for cls, ts in transactions.items():
+        items = sorted({f for t in ts for f in t if support(cls, (f,)) >= thresholds[cls]})
+        for size in range(1, max_size + 1):
+            for itemset in itertools.combinations(items, size):
+                s = support(cls, itemset)
+                elsewhere = any(support(o, itemset) >= thresholds[o] for o in thresholds
+                                if o != cls)
+                if s >= thresholds[cls] and not (cross_class_filter and elsewhere):
+                    out[(cls, s, tuple(sorted(itemset)))] += 1
+    return out
+
+
+def found(out: DistilledSet) -> Counter:
+    return Counter((int(g.y), int(s), sample_forms(g))
+                   for g, s in zip(out.samples, out.support, strict=True))
+
+
+# ----------------------------------------------------------------------------- behaviour
+
+@pytest.mark.parametrize("cross_class_filter", [False, True])
+@pytest.mark.parametrize("hops", [1, 2])
+def test_multiclass_matches_brute_force(hops: int, cross_class_filter: bool) -> None:
+    data = synthetic()
+    out = Mirage(hops=hops, threshold=0.2, max_size=2,
+                 cross_class_filter=cross_class_filter).distill(data, seed=0)
+    thresholds = {c: out.meta["classes"][str(c)]["threshold"] for c in range(3)}
+    assert thresholds == {0: 2, 1: 3, 2: 3}  # ceil(0.2 * 10), ceil(0.2 * 12), ceil(0.2 * 14)
+    expected = brute_force(data, hops, thresholds, 2, cross_class_filter)
+    assert found(out) == expected
+    assert {c for c, _, _ in expected} == {0, 1, 2}
+    for c in range(3):
+        stats = out.meta["classes"][str(c)]
+        assert stats["transactions"] == (10, 12, 14)[c]
+        assert stats["after_filter"] == sum(n for key, n in expected.items() if key[0] == c)
+    dropped = sum(out.meta["classes"][str(c)]["frequent_itemsets"] for c in range(3)) - len(
+        out.samples)
+    assert (dropped > 0) == cross_class_filter
+    assert out.meta["isolated_nodes"] == len(data.train)
+
+
+def test_sample_layout_and_tree_structure() -> None:
+    data = synthetic()
+    hops = 2
+    out = Mirage(hops=hops, threshold=0.3, max_size=3).distill(data, seed=0)
+    assert out.sampling == "uniform" and len(out.support) == out.num_graphs > 0
+    for g, support in zip(out.samples, out.support, strict=True):
+        assert g.x.dtype == torch.long and g.x.size(1) == data.train[0].x.size(1)
+        assert g.edge_attr.dtype == torch.long and g.edge_attr.size(1) == 1
+        assert g.edge_attr.size(0) == g.edge_index.size(1)
+        assert g.pool_mask.dtype == torch.bool and g.pool_mask.size(0) == g.num_nodes
+        assert g.y.tolist() == [g.y.item()] and g.get("deg") is None
+        assert support >= out.meta["classes"][str(int(g.y))]["threshold"]
+        child, parent = g.edge_index
+        out_deg = torch.bincount(child, minlength=g.num_nodes)
+        # Child -> parent edges: roots send nothing, every other node exactly one edge.
+        assert (out_deg[g.pool_mask] == 0).all() and (out_deg[~g.pool_mask] == 1).all()
+        assert g.edge_index.size(1) == g.num_nodes - int(g.pool_mask.sum())
+        # Following parents leads every node to a root within `hops` steps: one root per tree.
+        up = torch.arange(g.num_nodes)
+        up[child] = parent
+        top = torch.arange(g.num_nodes)
+        for _ in range(hops):
+            top = up[top]
+        assert g.pool_mask[top].all()
+        roots = int(g.pool_mask.sum())
+        assert len(set(top.tolist())) == roots == len(sample_forms(g))
+    assert max(int(g.pool_mask.sum()) for g in out.samples) > 1  # multi-tree samples exist
+    # Highest support first within each class.
+    for c in range(3):
+        s = [s for g, s in zip(out.samples, out.support, strict=True) if int(g.y) == c]
+        assert s == sorted(s, reverse=True)
+
+
+def test_carry_degree_stores_source_degrees() -> None:
+    star = make_graph([(0, 1), (0, 2), (0, 3)], [0, 1, 1, 1], 0)  # centre 0, leaves labelled 1
+    data = GraphDataset("stars", [star] * 4, [], [], 1, FeatureSpec((2,)), "test")
+    out = Mirage(hops=1, threshold=1, max_size=1, carry_degree=True).distill(data, seed=0)
+    by_root = {int(g.x[g.pool_mask].item()): g for g in out.samples}
+    assert sorted(by_root[0].deg.tolist()) == [1, 1, 1, 3]  # centre + its leaves
+    leaf_tree = by_root[1]
+    assert leaf_tree.deg[leaf_tree.pool_mask].tolist() == [1]
+    assert leaf_tree.deg[~leaf_tree.pool_mask].tolist() == [3]  # the centre, a leaf of this tree
+    assert leaf_tree.deg.dtype == torch.long
+    assert "edge_attr" not in leaf_tree  # no edge features in, none out
+
+
+def test_deg_matches_children_of_inner_nodes() -> None:
+    out = Mirage(hops=2, threshold=0.3, carry_degree=True).distill(synthetic(), seed=0)
+    for g in out.samples:
+        children = torch.bincount(g.edge_index[1], minlength=g.num_nodes)
+        inner = children > 0
+        assert (g.deg[inner] == children[inner]).all() and (g.deg >= 1).all()
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [
+    (4, {0: 4, 1: 4, 2: 4}),
+    (0.3, {0: 3, 1: 4, 2: 5}),
+    (1.0, {0: 10, 1: 12, 2: 14}),
+    ({0: 2, 1: 0.5, 2: 7}, {0: 2, 1: 6, 2: 7}),
+    ({"0": 1, "1": 1, "2": 0.1}, {0: 1, 1: 1, 2: 2}),
+])
+def test_threshold_forms(threshold, expected: dict[int, int]) -> None:
+    out = Mirage(hops=1, threshold=threshold, max_size=1).distill(synthetic(), seed=0)
+    assert {int(c): s["threshold"] for c, s in out.meta["classes"].items()} == expected
+
+
+def test_fraction_rounds_up_without_float_noise() -> None:
+    assert min_support(0.3, 10) == 3 and min_support(0.31, 10) == 4 and min_support(0.01, 5) == 1
+    assert min_support(7, 3) == 7
+
+
+@pytest.mark.parametrize(("params", "key"), [
+    ({"hops": 0}, "distiller.hops"),
+    ({"hops": True}, "distiller.hops"),
+    ({"hops": 1.5}, "distiller.hops"),
+    ({"threshold": 0}, "distiller.threshold"),
+    ({"threshold": 1.5}, "distiller.threshold"),
+    ({"threshold": 0.0}, "distiller.threshold"),
+    ({"threshold": "high"}, "distiller.threshold"),
+    ({"threshold": True}, "distiller.threshold"),
+    ({"threshold": {0: 0}}, "distiller.threshold[0]"),
+    ({"threshold": {"a": 1}}, "distiller.threshold"),
+    ({"threshold": {-1: 1}}, "distiller.threshold"),
+    ({"max_size": 0}, "distiller.max_size"),
+    ({"max_patterns": -2}, "distiller.max_patterns"),
+    ({"cross_class_filter": "yes"}, "distiller.cross_class_filter"),
+    ({"sampling": "weighted"}, "distiller.sampling"),
+    ({"carry_degree": 1}, "distiller.carry_degree"),
+])
+def test_bad_hyperparameters_name_the_key(params: dict, key: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        Mirage(**params)
+
+
+def test_unknown_hyperparameter_and_missing_class() -> None:
+    with pytest.raises(ConfigError, match="hop"):
+        build_distiller("mirage", hop=2)
+    with pytest.raises(ConfigError, match="no entry for class 2"):
+        Mirage(threshold={0: 1, 1: 1}).distill(synthetic(), seed=0)
+
+
+def test_config_file_builds_the_default_distiller() -> None:
+    cfg = OmegaConf.load(ROOT / "conf" / "distiller" / "mirage.yaml")
+    params = {k: v for k, v in cfg.items() if k != "name"}
+    distiller = build_distiller(cfg.name, **params)
+    assert isinstance(distiller, Mirage)
+    assert (distiller.hops, distiller.threshold, distiller.max_size) == (2, 0.3, 4)
+    # A mapping from the command line arrives as a DictConfig.
+    mapped = build_distiller("mirage", threshold=OmegaConf.create({0: 3, 1: 0.5}))
+    assert mapped.threshold == {0: 3, 1: 0.5}
+
+
+def test_empty_class_is_reported_and_all_empty_raises(caplog: pytest.LogCaptureFixture) -> None:
+    data = synthetic()
+    with caplog.at_level(logging.WARNING):
+        out = Mirage(hops=1, threshold={0: 1, 1: 1, 2: 99}).distill(data, seed=0)
+    assert out.meta["empty_classes"] == [2] and "class 2" in caplog.text
+    assert {int(g.y) for g in out.samples} == {0, 1}
+    with pytest.raises(ConfigError, match=r"lower distiller\.threshold"):
+        Mirage(hops=1, threshold={0: 99, 1: 99, 2: 99}).distill(data, seed=0)
+
+
+def test_max_patterns_caps_each_class() -> None:
+    data = synthetic()
+    full = Mirage(hops=1, threshold=0.2, max_size=2).distill(data, seed=0)
+    capped = Mirage(hops=1, threshold=0.2, max_size=2, max_patterns=3).distill(data, seed=0)
+    for c in range(3):
+        every = [s for g, s in zip(full.samples, full.support, strict=True) if int(g.y) == c]
+        top = [s for g, s in zip(capped.samples, capped.support, strict=True) if int(g.y) == c]
+        assert len(every) > 3 and top == every[:3]
+
+
+def test_frequency_sampling_and_save_load_round_trip(tmp_path: Path) -> None:
+    data = synthetic()
+    out = Mirage(hops=2, threshold=0.3, sampling="frequency", carry_degree=True).distill(data, 0)
+    assert out.sampling == "frequency"
+    batch = next(out.loader(batch_size=4, generator=torch.Generator().manual_seed(0)))
+    assert batch.pool_mask.dtype == torch.bool and batch.num_graphs == min(4, out.num_graphs)
+    path = tmp_path / "mirage.pt"
+    out.save(path)
+    back = DistilledSet.load(path)
+    assert (back.sampling, back.support, back.meta) == (out.sampling, out.support, out.meta)
+    assert back.nbytes() == out.nbytes()
+    for a, b in zip(out.samples, back.samples, strict=True):
+        assert sorted(a.keys()) == sorted(b.keys())
+        for key in a.keys():  # noqa: SIM118 - Data.keys is a method
+            assert torch.equal(torch.as_tensor(a[key]), torch.as_tensor(b[key])), key
+
+
+def test_continuous_features_travel_with_the_trees() -> None:
+    data = synthetic()
+    for g in data.train:
+        g.x_cont = g.x.float() * 10.0
+    out = Mirage(hops=1, threshold=0.3).distill(data, seed=0)
+    for g in out.samples:
+        assert torch.equal(g.x_cont, g.x.float() * 10.0)
+
+
+def test_distillation_is_deterministic() -> None:
+    a = Mirage(hops=2, threshold=0.2).distill(synthetic(), seed=0)
+    b = Mirage(hops=2, threshold=0.2).distill(synthetic(), seed=1)
+    assert a.support == b.support
+    for g, h in zip(a.samples, b.samples, strict=True):
+        assert torch.equal(g.x, h.x) and torch.equal(g.edge_index, h.edge_index)
+
+
+def test_threshold_fraction_of_class_size_is_ceil() -> None:
+    data = synthetic(sizes=(7, 9))
+    out = Mirage(hops=1, threshold=0.5).distill(data, seed=0)
+    assert [out.meta["classes"][c]["threshold"] for c in ("0", "1")] == [
+        math.ceil(3.5), math.ceil(4.5)]
