@@ -20,7 +20,7 @@ log = logging.getLogger("mirage")
 def main(cfg: DictConfig) -> None:
     try:
         run(cfg)
-    except Exception as err:  # noqa: BLE001 - the failed row is already written
+    except Exception as err:
         message = f"{type(err).__name__}: {err}" if not isinstance(err, MirageError) else str(err)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             log.error("run failed, sweep continues: %s", message)  # its row says status=failed

@@ -81,7 +81,7 @@ def stable_permutation(n: int, seed: int) -> list[int]:
 
 
 def random_split(n: int, seed: int, test_frac: float, val_frac: float) -> dict[str, list[int]]:
-    """DosCond / Mirage TU protocol: shuffle, first ``ceil(n*test_frac)`` test, next val, rest train."""
+    """DosCond / Mirage TU protocol: shuffle; first ``ceil(n*test_frac)`` test, next val, rest."""
     perm = stable_permutation(n, seed)
     n_test, n_val = math.ceil(n * test_frac), math.ceil(n * val_frac)
     return {
@@ -116,13 +116,15 @@ def degree_column(graphs: Sequence[Data], max_degree: int) -> int:
 
 def _as_tu_graph(g: Data, num_node_attr: int, num_edge_attr: int, use_node_attr: bool) -> Data:
     """Split a raw TUDataset graph into categorical / continuous parts (see module docstring)."""
-    out = Data(edge_index=g.edge_index, y=g.y.view(1).long(), num_nodes=g.num_nodes)
+    # ``clone`` because PyG hands out views into the collated storage: keeping a view would keep
+    # (and serialise) the whole dataset alive behind every graph.
+    out = Data(edge_index=g.edge_index.clone(), y=g.y.view(1).long().clone(), num_nodes=g.num_nodes)
     if g.x is not None:
         labels = g.x[:, num_node_attr:]
         if labels.size(1) > 0:
             out.x = labels.argmax(dim=1, keepdim=True)
         if use_node_attr and num_node_attr > 0:
-            out.x_cont = g.x[:, :num_node_attr].float()
+            out.x_cont = g.x[:, :num_node_attr].float().clone()
     if g.edge_attr is not None and g.edge_attr.size(1) > num_edge_attr:
         out.edge_attr = g.edge_attr[:, num_edge_attr:].argmax(dim=1, keepdim=True)
     return out
@@ -158,7 +160,7 @@ def load_tu(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], Fea
     _link_source(source, root / name, ["raw"])
     try:
         ds = TUDataset(str(root), name=name, use_node_attr=True, use_edge_attr=True)
-    except Exception as err:  # noqa: BLE001 - any loader failure becomes one clear message
+    except Exception as err:
         raise _missing_data(source, name, err) from err
     graphs = [
         _as_tu_graph(ds[i], ds.num_node_attributes, ds.num_edge_attributes, cfg.use_node_attr)
@@ -203,7 +205,7 @@ def load_ogb(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], Fe
     try:
         ds = PygGraphPropPredDataset(name=name, root=str(root))
         idx = ds.get_idx_split()
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise _missing_data(source, name, err) from err
     if ds.num_tasks != 1:
         raise ConfigError(f"dataset.name={name} has {ds.num_tasks} tasks; only single-task "
@@ -211,8 +213,9 @@ def load_ogb(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], Fe
     graphs = []
     for i in range(len(ds)):
         g = ds[i]
-        graphs.append(Data(x=g.x.long(), edge_index=g.edge_index, edge_attr=g.edge_attr.long(),
-                           y=g.y.view(1).long(), num_nodes=g.num_nodes))
+        graphs.append(Data(x=g.x.long().clone(), edge_index=g.edge_index.clone(),
+                           edge_attr=g.edge_attr.long().clone(), y=g.y.view(1).long().clone(),
+                           num_nodes=g.num_nodes))  # clones: see ``_as_tu_graph``
     split = {"train": idx["train"].tolist(), "val": idx["valid"].tolist(),
              "test": idx["test"].tolist()}
     spec = FeatureSpec(tuple(get_atom_feature_dims()), 0, tuple(get_bond_feature_dims()))

@@ -1,4 +1,7 @@
-"""Classification metrics from logits. One job each; all return floats in [0, 1] (NaN if undefined)."""
+"""Classification metrics from logits.
+
+One job each; all return floats in [0, 1] (NaN where undefined).
+"""
 
 from __future__ import annotations
 
@@ -35,7 +38,8 @@ def roc_auc(logits: Tensor, y: Tensor) -> float:
 
 def macro_f1(logits: Tensor, y: Tensor) -> float:
     """Macro-averaged F1 of the arg-max predictions."""
-    return float(f1_score(y.numpy(), logits.argmax(dim=1).numpy(), average="macro", zero_division=0))
+    pred = logits.argmax(dim=1).numpy()
+    return float(f1_score(y.numpy(), pred, average="macro", zero_division=0))
 
 
 def evaluate_logits(logits: Tensor, y: Tensor) -> dict[str, float]:

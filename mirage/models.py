@@ -17,7 +17,14 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import GATConv, GCNConv, GINConv, GINEConv, global_add_pool, global_mean_pool
+from torch_geometric.nn import (
+    GATConv,
+    GCNConv,
+    GINConv,
+    GINEConv,
+    global_add_pool,
+    global_mean_pool,
+)
 from torch_geometric.utils import degree
 
 from mirage.data import FeatureSpec
@@ -42,7 +49,9 @@ class FeatureEncoder(nn.Module):
         return out
 
 
-def gcn_edge_weight(edge_index: Tensor, num_nodes: int, deg: Tensor | None) -> tuple[Tensor, Tensor]:
+def gcn_edge_weight(
+    edge_index: Tensor, num_nodes: int, deg: Tensor | None
+) -> tuple[Tensor, Tensor]:
     """Self-loops plus symmetric normalisation ``1/sqrt((d_i+1)(d_j+1))``: ``([2, E+N], [E+N])``."""
     if deg is None:
         deg = degree(edge_index[1], num_nodes)
@@ -123,7 +132,9 @@ class GNN(nn.Module):
 
     def forward(self, data: Any) -> Tensor:
         h = self.node_embeddings(data)
-        batch = data.batch if data.get("batch") is not None else h.new_zeros(h.size(0), dtype=torch.long)
+        batch = data.get("batch")
+        if batch is None:
+            batch = h.new_zeros(h.size(0), dtype=torch.long)
         num_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") else 1
         mask = data.get("pool_mask")
         if mask is not None:

@@ -136,7 +136,9 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
                **flatten(plain["train"], "train")}
     base = {
         "dataset": cfg.dataset.name, "distiller": cfg.distiller.name, "model": cfg.model.name,
-        "config_hash": stable_hash({k: plain[k] for k in ("dataset", "distiller", "model", "train")}),
+        "config_hash": stable_hash(
+            {k: plain[k] for k in ("dataset", "distiller", "model", "train")}
+        ),
         "git_sha": git_sha(), "torch_version": torch.__version__,
         "pyg_version": torch_geometric.__version__,
     }

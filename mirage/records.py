@@ -2,8 +2,8 @@
 
 Every run writes one :class:`Row` per evaluation seed, failed runs included (``status='failed'``
 with the error). The CSV header is the dataclass's fields followed by the flattened hyperparameters
-(``distiller.*``, ``model.*``, ``train.*``); appends hold an exclusive file lock, so the processes of
-a parallel sweep never interleave or lose rows.
+(``distiller.*``, ``model.*``, ``train.*``); appends hold an exclusive file lock, so the processes
+of a parallel sweep never interleave or lose rows.
 """
 
 from __future__ import annotations

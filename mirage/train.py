@@ -67,7 +67,7 @@ def _better(score: float, best: float) -> bool:
 def fit(model: nn.Module, distilled: DistilledSet, val: list[Data], test: list[Data], *,
         epochs: int, batch_size: int, lr: float, weight_decay: float, eval_batch_size: int,
         select_on: str, seed: int, device: torch.device, progress: bool = False) -> FitResult:
-    """Adam on ``distilled``; evaluate ``val``/``test`` after every epoch; select on ``select_on``."""
+    """Adam on ``distilled``; evaluate ``val``/``test`` every epoch; select on ``select_on``."""
     from tqdm.auto import trange
 
     generator = torch.Generator().manual_seed(seed)

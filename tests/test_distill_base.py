@@ -69,7 +69,7 @@ def test_full_is_the_training_split() -> None:
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "x", True])
 def test_bad_budget_is_rejected(bad: object) -> None:
-    with pytest.raises(ConfigError, match="distiller.gpc"):
+    with pytest.raises(ConfigError, match=r"distiller\.gpc"):
         build_distiller("random", gpc=bad)
 
 

@@ -50,8 +50,9 @@ def nbytes(graphs: Sequence[Data]) -> int:
 class DistilledSet:
     """What a distiller returns: training samples plus how to draw them.
 
-    ``sampling='uniform'`` visits every sample once per epoch; ``'frequency'`` draws ``len(samples)``
-    samples per epoch with replacement, in proportion to ``support`` (Mirage's paper variant).
+    ``sampling='uniform'`` visits every sample once per epoch; ``'frequency'`` draws
+    ``len(samples)`` samples per epoch with replacement, in proportion to ``support`` (Mirage's
+    paper variant).
     """
 
     samples: list[Data]
