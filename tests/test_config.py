@@ -35,6 +35,28 @@ def test_every_option_composes(group: str, option: str) -> None:
         assert cfg[group].get("name") is not None
 
 
+@pytest.mark.parametrize("dataset", GROUPS["dataset"])
+@pytest.mark.parametrize("model", GROUPS["model"])
+def test_mirage_gnn_is_as_deep_as_its_trees(dataset: str, model: str) -> None:
+    overrides = ["distiller=mirage", f"dataset={dataset}", f"model={model}"]
+    cfg = compose_cfg(overrides)
+    assert cfg.model.num_layers == cfg.distiller.hops
+    # The link survives a hops sweep (the ablation changes both).
+    assert compose_cfg([*overrides, "distiller.hops=4"]).model.num_layers == 4
+
+
+def test_tuned_settings_follow_the_original() -> None:
+    dd_gat = compose_cfg(["distiller=mirage", "dataset=dd", "model=gat"])
+    assert (dd_gat.distiller.hops, dict(dd_gat.distiller.threshold)) == (1, {0: 15, 1: 9})
+    assert (dd_gat.model.hidden, dd_gat.model.dropout) == (64, 0.1)
+    hiv_gcn = compose_cfg(["distiller=mirage", "dataset=ogbg_molhiv", "model=gcn"])
+    assert hiv_gcn.model.batch_norm and hiv_gcn.train.batch_size == 64
+    nci1 = compose_cfg(["distiller=mirage", "dataset=nci1"])
+    assert nci1.distiller.cross_class_filter and nci1.train.weight_decay == pytest.approx(1e-2)
+    # Tuned Mirage settings never leak into other distillers.
+    assert compose_cfg(["distiller=random", "dataset=dd"]).train.weight_decay == 0.0
+
+
 def test_data_root_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIRAGE_DATA_ROOT", "/some/where")
     assert compose_cfg([]).data_root == "/some/where"
@@ -50,8 +72,10 @@ def _run(*args: str, tmp: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["distiller.gpc=0"], "distiller.gpc must be a positive integer"),
-    (["distiller.gpc=-2"], "distiller.gpc must be a positive integer"),
+    (["distiller=random", "distiller.gpc=0"], "distiller.gpc must be a positive integer"),
+    (["distiller=random", "distiller.gpc=-2"], "distiller.gpc must be a positive integer"),
+    (["distiller.hops=0"], "distiller.hops"),
+    (["distiller.threshold=1.5"], "distiller.threshold"),
     (["train.epochs=0"], "train.epochs must be a positive integer"),
     (["model.dropout=1.5"], "model.dropout"),
     (["device=tpu"], "device='tpu'"),

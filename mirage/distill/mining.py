@@ -122,6 +122,12 @@ class TransactionDB:
         """
         if min_support < 1:
             raise ValueError(f"min_support must be >= 1, got {min_support}")
+        if max_patterns is not None and self.item_support.size >= max_patterns:
+            # Every single item is an itemset, so the k-th best itemset has at least the k-th
+            # best item support; an item below it cannot be in any of the first k (ties rank
+            # single items first). Raising the bar is exact and shrinks the search a lot.
+            kth = np.partition(self.item_support, -max_patterns)[-max_patterns]
+            min_support = max(min_support, int(kth))
         codes = np.flatnonzero(self.item_support >= min_support)
         items = [int(self.items[c]) for c in codes]
         bitsets = [self._bitset(int(c)) for c in codes]
