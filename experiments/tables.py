@@ -1,0 +1,273 @@
+"""Aggregate a harness ``runs.csv`` into result tables (markdown + CSV).
+
+Usage::
+
+    python -m experiments.tables --runs results/runs.csv --out results/tables
+    python -m experiments.tables --runs results/ablations/runs.csv --out results/tables \
+        --distiller mirage --ablation distiller.hops
+
+Summary (default): one row per (dataset, distiller, model, every flattened ``distiller.*`` /
+``model.*`` / ``train.*`` value, plus ``--group-by`` columns), so different settings are never
+averaged; the hyperparameter columns that vary within a (dataset, distiller, model) are shown.
+Only ``status == 'ok'`` rows enter the statistics; the others are counted as ``failed``.
+
+Ablation (``--ablation COL``): rows dataset × distiller × model (plus any other varying setting),
+one column per value of ``COL``, cells test ROC-AUC mean ± std (n).
+
+Statistics: ROC-AUC and accuracy in percent; std is the population std (ddof 0, ``np.std`` as in
+the official Mirage code). ``top-5`` is the paper's protocol: the 5 runs with the best val AUC
+(ties: lower seed first), mean ± std of their test AUC; blank when fewer than 5 runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import numbers
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from experiments.paper_numbers import lookup
+
+KEYS = ["dataset", "distiller", "model"]
+HP_PREFIXES = ("distiller.", "model.", "train.")
+NUMERIC = ["seed", "val_auc", "test_auc", "test_acc", "distill_time_s", "train_time_s",
+           "distilled_graphs", "distilled_bytes", "compression_ratio"]
+TOP_K = 5
+DDOF = 0
+
+
+def load_runs(path: Path) -> pd.DataFrame:
+    """The rows of a harness CSV: numeric metric columns as floats, everything else as strings."""
+    if not path.exists():
+        raise SystemExit(f"no such results file: {path}")
+    return normalize(pd.read_csv(path, dtype=str, keep_default_na=False))
+
+
+def normalize(df: pd.DataFrame) -> pd.DataFrame:
+    """Metrics to floats (``''`` -> NaN); key and hyperparameter columns to strings, NaN -> ``''``.
+
+    A hyperparameter a row's distiller does not have is ``''``: a value of its own for grouping.
+    """
+    df = df.copy()
+    for col in NUMERIC:
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    for col in [*KEYS, "status", *hyperparameter_columns(df)]:
+        if col in df:
+            df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
+    return df
+
+
+def hyperparameter_columns(df: pd.DataFrame) -> list[str]:
+    """The flattened ``distiller.*``, ``model.*`` and ``train.*`` columns, in file order."""
+    return [c for c in df.columns if c.startswith(HP_PREFIXES)]
+
+
+def varying_columns(df: pd.DataFrame, cols: Sequence[str]) -> list[str]:
+    """Those of ``cols`` with more than one value within some (dataset, distiller, model)."""
+    if df.empty:
+        return []
+    counts = df.groupby(KEYS)[list(cols)].nunique() if cols else pd.DataFrame()
+    return [c for c in cols if (counts[c] > 1).any()]
+
+
+def mean_std(values: pd.Series, scale: float = 100.0) -> tuple[float, float]:
+    """Mean and population std of the non-missing ``values`` times ``scale``; NaN when none."""
+    v = values.dropna() * scale
+    if v.empty:
+        return math.nan, math.nan
+    return float(v.mean()), float(v.std(ddof=DDOF))
+
+
+def top_k(ok: pd.DataFrame, k: int = TOP_K) -> pd.DataFrame:
+    """The paper's selection: the ``k`` runs with the highest val AUC (ties: lower seed first)."""
+    return ok.sort_values(["val_auc", "seed"], ascending=[False, True],
+                          na_position="last", kind="stable").head(k)
+
+
+def _median(g: pd.DataFrame, col: str) -> float:
+    return float(g[col].median()) if col in g and g[col].notna().any() else math.nan
+
+
+def summarize(df: pd.DataFrame, group_by: Sequence[str] = ()) -> pd.DataFrame:
+    """One row of statistics per setting (see the module docstring); numeric, CSV-ready."""
+    df = normalize(df)
+    group_by = [c for c in dict.fromkeys(group_by) if c not in KEYS]
+    missing = [c for c in [*KEYS, "status", *group_by] if c not in df]
+    if missing:
+        raise SystemExit(f"column(s) {missing} not in the results file")
+    hp = hyperparameter_columns(df)
+    keys = [*KEYS, *group_by, *[c for c in hp if c not in group_by]]
+    shown = [*KEYS, *group_by, *[c for c in varying_columns(df, hp) if c not in group_by]]
+    out = []
+    for key, g in df.groupby(keys, sort=True, dropna=False):
+        ok = g[g["status"] == "ok"]
+        first = dict(zip(keys, key, strict=True))
+        rec: dict[str, object] = {c: first[c] for c in shown}
+        rec["n"] = len(ok)
+        rec["failed"] = int((g["status"] != "ok").sum())
+        rec["test_auc_mean"], rec["test_auc_std"] = mean_std(ok["test_auc"])
+        top = top_k(ok)["test_auc"] if len(ok) >= TOP_K else pd.Series(dtype=float)
+        rec["top5_auc_mean"], rec["top5_auc_std"] = mean_std(top)
+        paper = lookup(first["dataset"], first["distiller"], first["model"],
+                       pool=first.get("model.pool"))
+        rec["paper"] = "; ".join(p.label() for p in paper)
+        rec["test_acc_mean"], rec["test_acc_std"] = mean_std(ok["test_acc"])
+        for col in ("compression_ratio", "distilled_graphs", "distilled_bytes"):
+            rec[col] = _median(ok, col)
+        rec["distill_time_s_median"] = _median(ok, "distill_time_s")
+        rec["train_time_s_median"] = _median(ok, "train_time_s")
+        hits = g["cache_hit"].astype(str).str.lower() if "cache_hit" in g else pd.Series()
+        rec["cache_hit"] = bool((hits == "true").any())
+        errors = g.loc[g["status"] != "ok", "error"] if "error" in g else pd.Series()
+        rec["last_error"] = str(errors.iloc[-1]) if len(errors) else ""
+        out.append(rec)
+    table = pd.DataFrame(out)
+    for col in ("distilled_graphs", "distilled_bytes"):
+        table[col] = table[col].round().astype("Int64")
+    return table
+
+
+def _value_order(values: Sequence[str]) -> list[str]:
+    """Numeric values in numeric order, then the others alphabetically."""
+    def key(v: str) -> tuple[int, float, str]:
+        try:
+            return 0, float(v), ""
+        except ValueError:
+            return 1, 0.0, v
+    return sorted(set(values), key=key)
+
+
+def ablation(df: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[str]]:
+    """Test AUC per value of ``column`` (wide: ``<v>:auc_mean``, ``<v>:auc_std``, ``<v>:n``).
+
+    Rows: dataset, distiller, model and every other setting that varies; returns the table and
+    the values of ``column`` in column order.
+    """
+    df = normalize(df)
+    if column not in df:
+        raise SystemExit(f"--ablation {column}: no such column in the results file")
+    ok = df[df["status"] == "ok"]
+    if ok.empty:
+        raise SystemExit("no rows with status ok")
+    axis = ok[column].astype(str).where(ok[column].notna(), "")
+    hp = [c for c in hyperparameter_columns(ok) if c != column]
+    keys = [c for c in [*KEYS, *hp] if c != column]
+    shown = [c for c in [*KEYS, *varying_columns(ok, hp)] if c != column]
+    values = _value_order(axis.tolist())
+    out = []
+    for key, g in ok.groupby(keys, sort=True, dropna=False):
+        first = dict(zip(keys, key, strict=True))
+        rec: dict[str, object] = {c: first[c] for c in shown}
+        for v in values:
+            cell = g[axis.loc[g.index] == v]
+            rec[f"{v}:auc_mean"], rec[f"{v}:auc_std"] = mean_std(cell["test_auc"])
+            rec[f"{v}:n"] = len(cell)
+        out.append(rec)
+    return pd.DataFrame(out), values
+
+
+def _pm(mean: object, std: object) -> str:
+    if not isinstance(mean, numbers.Real) or math.isnan(mean):
+        return ""
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def _num(x: object, fmt: str) -> str:
+    return "" if not isinstance(x, numbers.Real) or math.isnan(x) else format(x, fmt)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub markdown table; ``''`` cells of settings print as ``-``."""
+    def cell(v: object) -> str:
+        return str(v).replace("|", "\\|") if v != "" else "-"
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def summary_markdown(table: pd.DataFrame) -> str:
+    """The summary table formatted for reading, followed by the failures if any."""
+    settings = list(table.columns[: table.columns.get_loc("n")])
+    header = [*settings, "n", "failed", "test AUC %", "top-5 AUC %", "paper AUC %",
+              "test acc %", "compression ×", "graphs", "bytes", "distill s (median)",
+              "train s (median)", "cache hit"]
+    rows = [[*(r[c] for c in settings), r["n"], r["failed"],
+             _pm(r["test_auc_mean"], r["test_auc_std"]),
+             _pm(r["top5_auc_mean"], r["top5_auc_std"]), r["paper"],
+             _pm(r["test_acc_mean"], r["test_acc_std"]), _num(r["compression_ratio"], ".1f"),
+             _num(r["distilled_graphs"], ".0f"), _num(r["distilled_bytes"], ".0f"),
+             _num(r["distill_time_s_median"], ".2f"), _num(r["train_time_s_median"], ".2f"),
+             "yes" if r["cache_hit"] else "no"] for _, r in table.iterrows()]
+    text = markdown_table(header, rows)
+    failed = table[table["failed"] > 0]
+    if not failed.empty:
+        text += "\n\nFailed runs:\n\n" + "\n".join(
+            f"- {r['dataset']} / {r['distiller']} / {r['model']}: {r['failed']} failed "
+            f"(last error: {r['last_error'] or 'n/a'})" for _, r in failed.iterrows())
+    return text
+
+
+def ablation_markdown(table: pd.DataFrame, column: str, values: Sequence[str]) -> str:
+    """The ablation table: one ``column=value`` column per value, cells mean ± std (n)."""
+    keys = [c for c in table.columns if ":" not in c]
+    header = [*keys, *(f"{column}={v if v != '' else '-'}" for v in values)]
+    rows = []
+    for _, r in table.iterrows():
+        cells = [f"{_pm(r[f'{v}:auc_mean'], r[f'{v}:auc_std'])} (n={r[f'{v}:n']})"
+                 if r[f"{v}:n"] else "" for v in values]
+        rows.append([*(r[c] for c in keys), *cells])
+    return markdown_table(header, rows)
+
+
+LEGEND = ("Test ROC-AUC / accuracy in %, mean ± std (ddof 0) over all ok seeds; top-5: the paper's "
+          "protocol (5 best runs by val AUC, needs n >= 5); paper: Mirage paper main table, "
+          "second-hand (`paper`), or the official code's logs (`official-logs`), see "
+          "experiments/paper_numbers.py; compression, graphs, bytes: median over ok rows.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point: write ``<out>/<name>.md`` and ``<out>/<name>.csv``."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=Path, default=Path("results/runs.csv"))
+    ap.add_argument("--out", type=Path, default=Path("results/tables"))
+    ap.add_argument("--name", default=None,
+                    help="file stem (default: summary, or ablation_<column> with --ablation)")
+    ap.add_argument("--distiller", nargs="+", help="keep only these distillers")
+    ap.add_argument("--dataset", nargs="+", help="keep only these datasets (names as in rows)")
+    ap.add_argument("--group-by", nargs="+", default=[],
+                    help="extra columns to group by and show (e.g. device git_sha)")
+    ap.add_argument("--ablation", metavar="COLUMN",
+                    help="one column per value of COLUMN (e.g. distiller.hops)")
+    args = ap.parse_args(argv)
+
+    df = load_runs(args.runs)
+    if args.distiller:
+        df = df[df["distiller"].isin(args.distiller)]
+    if args.dataset:
+        df = df[df["dataset"].isin(args.dataset)]
+    if df.empty:
+        raise SystemExit(f"no rows left in {args.runs} after filtering")
+    if args.ablation:
+        table, values = ablation(df, args.ablation)
+        name = args.name or f"ablation_{args.ablation}"
+        body = ablation_markdown(table, args.ablation, values)
+        text = (f"# {name}: test ROC-AUC % by {args.ablation}\n\nrows: `{args.runs}`; cells: mean "
+                f"± std (ddof 0) over ok seeds (n)\n\n{body}")
+    else:
+        table = summarize(df, args.group_by)
+        name = args.name or "summary"
+        text = f"# {name}\n\nrows: `{args.runs}`. {LEGEND}\n\n{summary_markdown(table)}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{name}.md").write_text(text + "\n")
+    table.to_csv(args.out / f"{name}.csv", index=False)
+    print(text)
+    print(f"\nwrote {args.out / f'{name}.md'} and {args.out / f'{name}.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

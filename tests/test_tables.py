@@ -1,0 +1,154 @@
+"""experiments.tables on a small runs.csv written through the real sink (mirage.records)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments.paper_numbers import PAPER_NUMBERS, lookup
+from experiments.tables import ablation, load_runs, main, summarize
+from mirage.records import Row, append_rows, row_dict
+
+MIRAGE_DD_VAL = [0.50, 0.90, 0.60, 0.80, 0.70, 0.95]
+MIRAGE_DD_TEST = [0.10, 0.70, 0.72, 0.74, 0.76, 0.78]
+
+
+def _hp(distiller: str, pool: str = "sum", **extra: object) -> dict[str, object]:
+    return {"distiller.name": distiller, **{f"distiller.{k}": v for k, v in extra.items()},
+            "model.pool": pool, "train.epochs": 5}
+
+
+def _ok(dataset: str, distiller: str, seed: int, val: float, test: float, **kw: object) -> Row:
+    return Row(dataset, distiller, "gat", seed=seed, val_auc=val, test_auc=test, test_acc=test,
+               distilled_graphs=4, distilled_bytes=448, compression_ratio=100.0,
+               distill_time_s=0.5, train_time_s=float(seed), cache_hit=seed > 0, **kw)
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    """Random (sum / mean pooling), Mirage hops 1 and 2 (+ one failure) on DD, Mirage molbace."""
+    path = tmp_path / "runs.csv"
+    # Random first: the header has no distiller.hops yet, Mirage rows make it grow.
+    append_rows(path, [row_dict(_ok("DD", "random", s, 0.5, t), _hp("random", gpc=10))
+                       for s, t in enumerate([0.6, 0.7, 0.8])])
+    append_rows(path, [row_dict(_ok("DD", "random", 0, 0.5, 0.55), _hp("random", "mean", gpc=10))])
+    hops1 = _hp("mirage", hops=1, threshold=2)
+    append_rows(path, [row_dict(_ok("DD", "mirage", s, v, t), hops1)
+                       for s, (v, t) in enumerate(zip(MIRAGE_DD_VAL, MIRAGE_DD_TEST, strict=True))])
+    hops2 = _hp("mirage", hops=2, threshold=2)
+    append_rows(path, [row_dict(_ok("DD", "mirage", s, 0.7, t), hops2)
+                       for s, t in enumerate([0.80, 0.82, 0.84])])
+    append_rows(path, [row_dict(Row("DD", "mirage", "gat", status="failed",
+                                    error="RuntimeError: boom"), hops2)])
+    append_rows(path, [row_dict(_ok("ogbg-molbace", "mirage", 0, 0.7, 0.71),
+                                _hp("mirage", hops=3, threshold=2))])
+    return path
+
+
+def _cell(table: pd.DataFrame, **where: str) -> pd.Series:
+    mask = pd.Series(True, index=table.index)
+    for col, value in where.items():
+        mask &= table[col].astype(str) == value
+    assert mask.sum() == 1, where
+    return table[mask].iloc[0]
+
+
+def test_summary_numbers(runs: Path) -> None:
+    table = summarize(load_runs(runs))
+    assert len(table) == 5  # hops 1 / hops 2 / pool sum / pool mean / molbace: nothing merged
+    # Only the settings that vary within a (dataset, distiller, model) are shown.
+    assert list(table.columns[:5]) == ["dataset", "distiller", "model", "model.pool",
+                                       "distiller.hops"]
+
+    h1 = _cell(table, dataset="DD", distiller="mirage", **{"distiller.hops": "1"})
+    assert (h1["n"], h1["failed"]) == (6, 0)
+    assert h1["test_auc_mean"] == pytest.approx(100 * sum(MIRAGE_DD_TEST) / 6)
+    # Top-5 by val AUC drops seed 0 (val 0.50, test 0.10): tests 70, 72, 74, 76, 78.
+    assert h1["top5_auc_mean"] == pytest.approx(74.0)
+    assert h1["top5_auc_std"] == pytest.approx(math.sqrt(8.0))  # ddof 0, as np.std
+    assert h1["paper"] == "76.08 ± 0.63 (paper)"
+    assert h1["distill_time_s_median"] == 0.5 and h1["train_time_s_median"] == 2.5
+    assert (h1["distilled_graphs"], h1["distilled_bytes"]) == (4, 448)
+    assert h1["compression_ratio"] == 100.0 and bool(h1["cache_hit"])
+
+    h2 = _cell(table, dataset="DD", distiller="mirage", **{"distiller.hops": "2"})
+    assert (h2["n"], h2["failed"]) == (3, 1)
+    assert h2["test_auc_mean"] == pytest.approx(82.0)
+    assert h2["test_acc_mean"] == pytest.approx(82.0)
+    assert math.isnan(h2["top5_auc_mean"])  # fewer than 5 runs
+    assert h2["last_error"] == "RuntimeError: boom"
+
+    rsum = _cell(table, distiller="random", **{"model.pool": "sum"})
+    assert rsum["n"] == 3 and rsum["distiller.hops"] == ""
+    assert rsum["test_auc_mean"] == pytest.approx(70.0)
+    assert rsum["test_auc_std"] == pytest.approx(math.sqrt(200 / 3))
+    assert rsum["paper"] == "67.31 ± 12.00 (paper)"  # Random(sum) ...
+    assert _cell(table, distiller="random", **{"model.pool": "mean"})["paper"] == ""  # not mean
+
+    bace = _cell(table, dataset="ogbg-molbace")
+    assert bace["paper"] == "70.77 (paper); 75.35 ± 1.66 (official-logs)"
+
+
+def test_cli_writes_markdown_and_csv(runs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tables"
+    assert main(["--runs", str(runs), "--out", str(out)]) == 0
+    md = (out / "summary.md").read_text()
+    # | dataset | distiller | model | model.pool | distiller.hops | n | failed | test AUC % | ...
+    rows = {cells[4]: cells for line in md.splitlines()
+            if line.startswith("| DD | mirage | gat |") and (cells := line.split(" | "))}
+    assert sorted(rows) == ["1", "2"]
+    assert rows["1"][5:10] == ["6", "0", "63.33 ± 23.99", "74.00 ± 2.83", "76.08 ± 0.63 (paper)"]
+    assert rows["2"][5:9] == ["3", "1", "82.00 ± 1.63", "-"]  # blank top-5 prints as "-"
+    assert "- DD / mirage / gat: 1 failed (last error: RuntimeError: boom)" in md
+    csv = pd.read_csv(out / "summary.csv")
+    assert len(csv) == 5 and csv["failed"].sum() == 1 and csv["n"].sum() == 14
+
+    assert main(["--runs", str(runs), "--out", str(out), "--distiller", "random",
+                 "--name", "random_only"]) == 0
+    assert set(pd.read_csv(out / "random_only.csv")["distiller"]) == {"random"}
+
+
+def test_ablation_layout(runs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tables"
+    assert main(["--runs", str(runs), "--out", str(out), "--distiller", "mirage",
+                 "--ablation", "distiller.hops"]) == 0
+    lines = (out / "ablation_distiller.hops.md").read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| dataset"))
+    assert header == ("| dataset | distiller | model | distiller.hops=1 | distiller.hops=2 "
+                      "| distiller.hops=3 |")
+    assert "| DD | mirage | gat | 63.33 ± 23.99 (n=6) | 82.00 ± 1.63 (n=3) | - |" in lines
+    assert "| ogbg-molbace | mirage | gat | - | - | 71.00 ± 0.00 (n=1) |" in lines
+    wide = pd.read_csv(out / "ablation_distiller.hops.csv")
+    assert list(wide["dataset"]) == ["DD", "ogbg-molbace"]
+    assert wide.loc[0, "2:n"] == 3 and wide.loc[0, "2:auc_mean"] == pytest.approx(82.0)
+
+    # Without a distiller filter, random's missing hops is a value of its own, and its pool
+    # setting (which varies) becomes part of the row key instead of being averaged over.
+    table, values = ablation(load_runs(runs), "distiller.hops")
+    assert values == ["1", "2", "3", ""]
+    rnd = table[table["distiller"] == "random"]
+    assert sorted(rnd["model.pool"]) == ["mean", "sum"]
+    assert sorted(rnd[":n"]) == [1, 3]
+
+
+def test_missing_hyperparameters_as_nan_do_not_drop_rows() -> None:
+    df = pd.DataFrame({"dataset": ["D", "D", "D"], "distiller": ["mirage", "mirage", "random"],
+                       "model": "gin", "status": "ok", "seed": [0, 1, 0],
+                       "val_auc": 0.5, "test_auc": [0.6, 0.8, 0.7], "test_acc": 0.5,
+                       "distiller.hops": [2, 2, float("nan")]})
+    table = summarize(df)
+    assert list(table["n"]) == [2, 1]
+    assert list(table["test_auc_mean"]) == pytest.approx([70.0, 70.0])
+
+
+def test_paper_numbers_are_the_documented_ones() -> None:
+    assert len(PAPER_NUMBERS) == 16
+    assert {p.source for p in PAPER_NUMBERS} == {"paper", "official-logs"}
+    assert [p.label() for p in lookup("ogbg-molhiv", "mirage", "gin")] == [
+        "71.06 ± 1.18 (official-logs)"]
+    assert [p.auc for p in lookup("ogbg-molhiv", "full", "gcn")] == [75.93]
+    assert lookup("DD", "random", "gcn", pool="mean") == []
+    assert lookup("MUTAG", "mirage", "gin") == []
