@@ -238,7 +238,8 @@ def test_config_file_builds_the_default_distiller() -> None:
     params = {k: v for k, v in cfg.items() if k != "name"}
     distiller = build_distiller(cfg.name, **params)
     assert isinstance(distiller, Mirage)
-    assert (distiller.hops, distiller.threshold, distiller.max_size) == (2, 0.3, 4)
+    assert (distiller.hops, distiller.threshold, distiller.max_size, distiller.max_patterns) == (
+        2, 1, 4, 10)
     # A mapping from the command line arrives as a DictConfig.
     mapped = build_distiller("mirage", threshold=OmegaConf.create({0: 3, 1: 0.5}))
     assert mapped.threshold == {0: 3, 1: 0.5}
