@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m experiments.bench_mirage --datasets nci1 dd ogbg_molbace ogbg_molhiv --repeats 5 \
-        --out results/bench/mirage_bench.csv
+    python -m experiments.bench_mirage                 # all seven datasets -> results/bench/
+    python -m experiments.bench_mirage --datasets nci1 --repeats 3 --out /tmp/bench.csv
 
 Every dataset runs in a fresh child process, so the peak RSS is that dataset's alone. The settings
 are the harness's own: ``distiller=mirage dataset=<ds> model=gin`` composed with Hydra, so the
@@ -247,8 +247,9 @@ def write(rows: Sequence[dict[str, Any]], out: Path) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--datasets", nargs="+", default=["nci1", "dd", "ogbg_molbace", "ogbg_molhiv"],
-                   help="conf/dataset names")
+    p.add_argument("--datasets", nargs="+",
+                   default=["mutag", "nci1", "dd", "imdb_b", "ogbg_molbace", "ogbg_molbbbp",
+                            "ogbg_molhiv"], help="conf/dataset names")
     p.add_argument("--repeats", type=int, default=5, help="distillations per dataset")
     p.add_argument("--epochs", type=int, default=3, help="timed full-data GIN epochs")
     p.add_argument("--device", default="cpu", help="device of the GIN epochs (cpu, cuda, auto)")

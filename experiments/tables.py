@@ -39,11 +39,14 @@ TOP_K = 5
 DDOF = 0
 
 
-def load_runs(path: Path) -> pd.DataFrame:
-    """The rows of a harness CSV: numeric metric columns as floats, everything else as strings."""
-    if not path.exists():
-        raise SystemExit(f"no such results file: {path}")
-    return normalize(pd.read_csv(path, dtype=str, keep_default_na=False))
+def load_runs(*paths: Path) -> pd.DataFrame:
+    """The pooled rows of harness CSVs: numeric metric columns as floats, everything else as
+    strings (a column one file lacks is ``''`` in its rows)."""
+    for path in paths:
+        if not path.exists():
+            raise SystemExit(f"no such results file: {path}")
+    frames = [pd.read_csv(path, dtype=str, keep_default_na=False) for path in paths]
+    return normalize(pd.concat(frames, ignore_index=True).fillna(""))
 
 
 def normalize(df: pd.DataFrame) -> pd.DataFrame:
@@ -142,10 +145,11 @@ def _value_order(values: Sequence[str]) -> list[str]:
 
 
 def ablation(df: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[str]]:
-    """Test AUC per value of ``column`` (wide: ``<v>:auc_mean``, ``<v>:auc_std``, ``<v>:n``).
+    """Test AUC per value of ``column`` (wide: ``<v>:auc_mean``, ``<v>:auc_std``, ``<v>:n``,
+    ``<v>:val_auc_mean``, ``<v>:compression`` = median compression ratio).
 
-    Rows: dataset, distiller, model and every other setting that varies; returns the table and
-    the values of ``column`` in column order.
+    Rows: dataset, distiller, model and every other setting that varies independently of
+    ``column``; returns the table and the values of ``column`` in column order.
     """
     df = normalize(df)
     if column not in df:
@@ -154,7 +158,9 @@ def ablation(df: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[str]]:
     if ok.empty:
         raise SystemExit("no rows with status ok")
     axis = ok[column].astype(str).where(ok[column].notna(), "")
-    hp = [c for c in hyperparameter_columns(ok) if c != column]
+    # Settings that follow the ablated one (model.num_layers = ${distiller.hops}) are not row keys.
+    hp = [c for c in hyperparameter_columns(ok)
+          if c != column and ok.groupby([*KEYS, column])[c].nunique().max() > 1]
     keys = [c for c in [*KEYS, *hp] if c != column]
     shown = [c for c in [*KEYS, *varying_columns(ok, hp)] if c != column]
     values = _value_order(axis.tolist())
@@ -166,6 +172,8 @@ def ablation(df: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[str]]:
             cell = g[axis.loc[g.index] == v]
             rec[f"{v}:auc_mean"], rec[f"{v}:auc_std"] = mean_std(cell["test_auc"])
             rec[f"{v}:n"] = len(cell)
+            rec[f"{v}:val_auc_mean"] = mean_std(cell["val_auc"])[0]
+            rec[f"{v}:compression"] = cell["compression_ratio"].median()
         out.append(rec)
     return pd.DataFrame(out), values
 
@@ -212,12 +220,15 @@ def summary_markdown(table: pd.DataFrame) -> str:
 
 
 def ablation_markdown(table: pd.DataFrame, column: str, values: Sequence[str]) -> str:
-    """The ablation table: one ``column=value`` column per value, cells mean ± std (n)."""
+    """The ablation table: one ``column=value`` column per value, cells test mean ± std (val
+    mean; n, compression)."""
     keys = [c for c in table.columns if ":" not in c]
     header = [*keys, *(f"{column}={v if v != '' else '-'}" for v in values)]
     rows = []
     for _, r in table.iterrows():
-        cells = [f"{_pm(r[f'{v}:auc_mean'], r[f'{v}:auc_std'])} (n={r[f'{v}:n']})"
+        cells = [f"{_pm(r[f'{v}:auc_mean'], r[f'{v}:auc_std'])} "
+                 f"(val {_num(r[f'{v}:val_auc_mean'], '.2f')}; n={r[f'{v}:n']}, "
+                 f"{_num(r[f'{v}:compression'], '.0f')}x)"
                  if r[f"{v}:n"] else "" for v in values]
         rows.append([*(r[c] for c in keys), *cells])
     return markdown_table(header, rows)
@@ -232,35 +243,46 @@ LEGEND = ("Test ROC-AUC / accuracy in %, mean ± std (ddof 0) over all ok seeds;
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point: write ``<out>/<name>.md`` and ``<out>/<name>.csv``."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=Path, default=Path("results/runs.csv"))
+    ap.add_argument("--runs", type=Path, nargs="+", default=[Path("results/runs.csv")],
+                    help="one or more runs.csv files; their rows are pooled")
     ap.add_argument("--out", type=Path, default=Path("results/tables"))
     ap.add_argument("--name", default=None,
                     help="file stem (default: summary, or ablation_<column> with --ablation)")
     ap.add_argument("--distiller", nargs="+", help="keep only these distillers")
     ap.add_argument("--dataset", nargs="+", help="keep only these datasets (names as in rows)")
+    ap.add_argument("--model", nargs="+", help="keep only these models")
+    ap.add_argument("--where", nargs="+", default=[], metavar="COLUMN=VALUE",
+                    help="keep only rows whose COLUMN reads VALUE (as written in the CSV)")
     ap.add_argument("--group-by", nargs="+", default=[],
                     help="extra columns to group by and show (e.g. device git_sha)")
     ap.add_argument("--ablation", metavar="COLUMN",
                     help="one column per value of COLUMN (e.g. distiller.hops)")
     args = ap.parse_args(argv)
 
-    df = load_runs(args.runs)
-    if args.distiller:
-        df = df[df["distiller"].isin(args.distiller)]
-    if args.dataset:
-        df = df[df["dataset"].isin(args.dataset)]
+    df = load_runs(*args.runs)
+    sources = ", ".join(f"`{path}`" for path in args.runs)
+    for key in KEYS:
+        if keep := getattr(args, key):
+            df = df[df[key].isin(keep)]
+    for condition in args.where:
+        column, sep, value = condition.partition("=")
+        if not sep or column not in df:
+            raise SystemExit(f"--where {condition!r}: expected COLUMN=VALUE with a column of "
+                             f"{sources}")
+        df = df[df[column].astype(str) == value]
     if df.empty:
-        raise SystemExit(f"no rows left in {args.runs} after filtering")
+        raise SystemExit(f"no rows left in {sources} after filtering")
     if args.ablation:
         table, values = ablation(df, args.ablation)
         name = args.name or f"ablation_{args.ablation}"
         body = ablation_markdown(table, args.ablation, values)
-        text = (f"# {name}: test ROC-AUC % by {args.ablation}\n\nrows: `{args.runs}`; cells: mean "
-                f"± std (ddof 0) over ok seeds (n)\n\n{body}")
+        text = (f"# {name}: test ROC-AUC % by {args.ablation}\n\nrows: {sources}; cells: test "
+                f"mean ± std (ddof 0) over ok seeds (val AUC mean, the selection criterion; n; "
+                f"median compression ratio)\n\n{body}")
     else:
         table = summarize(df, args.group_by)
         name = args.name or "summary"
-        text = f"# {name}\n\nrows: `{args.runs}`. {LEGEND}\n\n{summary_markdown(table)}"
+        text = f"# {name}\n\nrows: {sources}. {LEGEND}\n\n{summary_markdown(table)}"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{name}.md").write_text(text + "\n")
     table.to_csv(args.out / f"{name}.csv", index=False)

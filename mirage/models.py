@@ -77,17 +77,20 @@ class GNN(nn.Module):
         batch_norm: bool = False,
         use_edge_attr: bool = True,
         heads: int = 1,
+        jk: str = "last",
     ) -> None:
         super().__init__()
         if conv not in ("gcn", "gin", "gat"):
             raise ConfigError(f"model.conv={conv!r} is not one of ['gat', 'gcn', 'gin']")
         if pool not in POOLS:
             raise ConfigError(f"model.pool={pool!r} is not one of {sorted(POOLS)}")
+        if jk not in ("last", "sum"):
+            raise ConfigError(f"model.jk={jk!r} is not one of ['last', 'sum']")
         if num_layers < 1 or hidden < 1:
             raise ConfigError("model.num_layers and model.hidden must be positive integers")
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"model.dropout must lie in [0, 1), got {dropout}")
-        self.conv_type, self.dropout, self.pool = conv, dropout, POOLS[pool]
+        self.conv_type, self.dropout, self.pool, self.jk = conv, dropout, POOLS[pool], jk
         self.encoder = FeatureEncoder(features.node_cardinalities, features.node_cont_dim, hidden)
         # GCNConv has no edge features; GIN and GAT use them when the dataset has them.
         self.edge_encoders = None
@@ -112,8 +115,11 @@ class GNN(nn.Module):
         return GINEConv(mlp, train_eps=True) if edge_dim else GINConv(mlp, train_eps=True)
 
     def node_embeddings(self, data: Any) -> Tensor:
-        """Node embeddings after the last layer: ``[N, hidden]``."""
+        """Node embeddings ``[N, hidden]``: the last layer's, or (``jk='sum'``) the sum of the input
+        encoding and every layer's output. Both stay exact on computation trees: each layer's
+        root embedding is."""
         h = self.encoder(data.x, data.get("x_cont"))
+        total = h
         edge_index = data.edge_index
         weight = None
         if self.conv_type == "gcn":
@@ -128,7 +134,8 @@ class GNN(nn.Module):
             h = norm(h)
             if i < len(self.convs) - 1:
                 h = torch.relu(h)
-        return h
+            total = total + h
+        return total if self.jk == "sum" else h
 
     def forward(self, data: Any) -> Tensor:
         h = self.node_embeddings(data)

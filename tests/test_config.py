@@ -51,8 +51,15 @@ def test_tuned_settings_follow_the_original() -> None:
     assert (dd_gat.model.hidden, dd_gat.model.dropout) == (64, 0.1)
     hiv_gcn = compose_cfg(["distiller=mirage", "dataset=ogbg_molhiv", "model=gcn"])
     assert hiv_gcn.model.batch_norm and hiv_gcn.train.batch_size == 64
+    assert hiv_gcn.model.jk == "last"
+    hiv_gat = compose_cfg(["distiller=mirage", "dataset=ogbg_molhiv", "model=gat"])
+    assert hiv_gat.model.jk == "sum" and hiv_gat.train.weight_decay == pytest.approx(1e-6)
+    bace = compose_cfg(["distiller=mirage", "dataset=ogbg_molbace", "model=gin"])
+    assert (bace.distiller.hops, bace.model.num_layers, dict(bace.distiller.threshold)) == (
+        4, 4, {0: 150, 1: 104})
     nci1 = compose_cfg(["distiller=mirage", "dataset=nci1"])
-    assert nci1.distiller.cross_class_filter and nci1.train.weight_decay == pytest.approx(1e-2)
+    assert nci1.distiller.threshold == 0.15 and not nci1.distiller.cross_class_filter
+    assert nci1.train.weight_decay == pytest.approx(1e-2)
     # Tuned Mirage settings never leak into other distillers.
     assert compose_cfg(["distiller=random", "dataset=dd"]).train.weight_decay == 0.0
 
@@ -78,6 +85,7 @@ def _run(*args: str, tmp: Path) -> subprocess.CompletedProcess:
     (["distiller.threshold=1.5"], "distiller.threshold"),
     (["train.epochs=0"], "train.epochs must be a positive integer"),
     (["model.dropout=1.5"], "model.dropout"),
+    (["model.jk=max"], "model.jk='max' is not one of"),
     (["device=tpu"], "device='tpu'"),
     (["dataset=tu", "dataset.name=NOPE_DATASET"], "TU/NOPE_DATASET"),
 ])

@@ -34,9 +34,9 @@ def random_graphs(seed: int, count: int = 12) -> list[Data]:
     return graphs
 
 
-def make_model(conv: str, layers: int) -> torch.nn.Module:
+def make_model(conv: str, layers: int, jk: str = "last") -> torch.nn.Module:
     cfg = {"name": conv, "conv": conv, "hidden": 16, "num_layers": layers, "dropout": 0.0,
-           "pool": "sum", "batch_norm": False, "use_edge_attr": conv != "gcn"}
+           "pool": "sum", "batch_norm": False, "use_edge_attr": conv != "gcn", "jk": jk}
     torch.manual_seed(0)
     return build_model(OmegaConf.create(cfg), FEATURES, 2).double().eval()
 
@@ -60,9 +60,9 @@ def tree_batch(graphs: list[Data], hops: int, with_degree: bool) -> tuple[Batch,
 
 @torch.no_grad()
 def root_and_full_embeddings(conv: str, layers: int, hops: int, with_degree: bool,
-                             seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+                             seed: int = 0, jk: str = "last") -> tuple[torch.Tensor, torch.Tensor]:
     graphs = random_graphs(seed)
-    model = make_model(conv, layers)
+    model = make_model(conv, layers, jk)
     full = model.node_embeddings(Batch.from_data_list(graphs))
     batch, roots = tree_batch(graphs, hops, with_degree)
     return model.node_embeddings(batch)[batch.pool_mask], full[torch.from_numpy(roots)]
@@ -81,6 +81,15 @@ def test_root_embedding_equals_full_graph(conv: str, layers: int, hops: int,
                                           with_degree: bool) -> None:
     on_trees, on_graphs = root_and_full_embeddings(conv, layers, hops, with_degree)
     torch.testing.assert_close(on_trees, on_graphs, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("conv", ["gin", "gat", "gcn"])
+def test_jumping_knowledge_sum_is_exact(conv: str) -> None:
+    on_trees, on_graphs = root_and_full_embeddings(conv, 3, 3, conv == "gcn", jk="sum")
+    torch.testing.assert_close(on_trees, on_graphs, rtol=1e-9, atol=1e-9)
+    # The sum is a different readout from the last layer's.
+    last, _ = root_and_full_embeddings(conv, 3, 3, conv == "gcn")
+    assert not torch.allclose(on_trees, last)
 
 
 def test_gcn_without_source_degrees_is_not_exact() -> None:

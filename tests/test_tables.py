@@ -106,9 +106,15 @@ def test_cli_writes_markdown_and_csv(runs: Path, tmp_path: Path) -> None:
     csv = pd.read_csv(out / "summary.csv")
     assert len(csv) == 5 and csv["failed"].sum() == 1 and csv["n"].sum() == 14
 
-    assert main(["--runs", str(runs), "--out", str(out), "--distiller", "random",
+    assert main(["--runs", str(runs), "--out", str(out), "--distiller", "random", "--model", "gat",
                  "--name", "random_only"]) == 0
     assert set(pd.read_csv(out / "random_only.csv")["distiller"]) == {"random"}
+
+    assert main(["--runs", str(runs), "--out", str(out), "--where", "model.pool=mean",
+                 "--name", "mean_only"]) == 0
+    assert list(pd.read_csv(out / "mean_only.csv")["n"]) == [1]
+    with pytest.raises(SystemExit, match=r"model\.nope=1"):
+        main(["--runs", str(runs), "--out", str(out), "--where", "model.nope=1"])
 
 
 def test_ablation_layout(runs: Path, tmp_path: Path) -> None:
@@ -119,8 +125,9 @@ def test_ablation_layout(runs: Path, tmp_path: Path) -> None:
     header = next(line for line in lines if line.startswith("| dataset"))
     assert header == ("| dataset | distiller | model | distiller.hops=1 | distiller.hops=2 "
                       "| distiller.hops=3 |")
-    assert "| DD | mirage | gat | 63.33 ± 23.99 (n=6) | 82.00 ± 1.63 (n=3) | - |" in lines
-    assert "| ogbg-molbace | mirage | gat | - | - | 71.00 ± 0.00 (n=1) |" in lines
+    assert ("| DD | mirage | gat | 63.33 ± 23.99 (val 74.17; n=6, 100x) "
+            "| 82.00 ± 1.63 (val 70.00; n=3, 100x) | - |") in lines
+    assert "| ogbg-molbace | mirage | gat | - | - | 71.00 ± 0.00 (val 70.00; n=1, 100x) |" in lines
     wide = pd.read_csv(out / "ablation_distiller.hops.csv")
     assert list(wide["dataset"]) == ["DD", "ogbg-molbace"]
     assert wide.loc[0, "2:n"] == 3 and wide.loc[0, "2:auc_mean"] == pytest.approx(82.0)
@@ -152,3 +159,29 @@ def test_paper_numbers_are_the_documented_ones() -> None:
     assert [p.auc for p in lookup("ogbg-molhiv", "full", "gcn")] == [75.93]
     assert lookup("DD", "random", "gcn", pool="mean") == []
     assert lookup("MUTAG", "mirage", "gin") == []
+
+
+def test_rows_of_several_files_are_pooled(runs: Path, tmp_path: Path) -> None:
+    # A second study whose header lacks distiller.hops: its rows group under hops ''.
+    other = tmp_path / "other" / "runs.csv"
+    append_rows(other, [row_dict(_ok("DD", "random", s, 0.5, 0.9), _hp("random", gpc=10))
+                        for s in range(2)])
+    pooled = load_runs(runs, other)
+    assert len(pooled) == len(load_runs(runs)) + 2
+    assert pd.api.types.is_float_dtype(pooled["test_auc"])
+    out = tmp_path / "tables"
+    assert main(["--runs", str(runs), str(other), "--out", str(out), "--distiller", "random"]) == 0
+    cell = _cell(pd.read_csv(out / "summary.csv", dtype=str), **{"model.pool": "sum"})
+    assert cell["n"] == "5"  # 3 rows from the first file + 2 from the second, same settings
+    assert f"`{other}`" in (out / "summary.md").read_text()
+
+
+def test_ablation_rows_ignore_settings_that_follow_the_ablated_one(tmp_path: Path) -> None:
+    # Mirage ties model.num_layers to distiller.hops: one row, not one per depth.
+    path = tmp_path / "runs.csv"
+    for hops in (2, 3):
+        hp = {**_hp("mirage", hops=hops), "model.num_layers": hops}
+        append_rows(path, [row_dict(_ok("DD", "mirage", s, 0.7, 0.8), hp) for s in range(2)])
+    table, values = ablation(load_runs(path), "distiller.hops")
+    assert values == ["2", "3"] and len(table) == 1
+    assert "model.num_layers" not in table.columns
