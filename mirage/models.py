@@ -134,7 +134,8 @@ class GNN(nn.Module):
             h = norm(h)
             if i < len(self.convs) - 1:
                 h = torch.relu(h)
-            total = total + h
+            if self.jk == "sum":
+                total = total + h
         return total if self.jk == "sum" else h
 
     def forward(self, data: Any) -> Tensor:
