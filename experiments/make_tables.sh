@@ -10,10 +10,10 @@ tables --runs results/mirage_paper/runs.csv results/mirage_paper_molhiv/runs.csv
 tables --runs results/mirage_official/runs.csv --name mirage_official
 tables --runs results/ablations/runs.csv --dataset ogbg-molbace --model gin \
     --ablation distiller.hops --name ablation_hops_molbace
-tables --runs results/ablations/runs.csv --dataset NCI1 --ablation distiller.threshold \
-    --name ablation_threshold_nci1
+tables --runs results/ablations/runs.csv --dataset NCI1 --where model.pool=sum \
+    --ablation distiller.threshold --name ablation_threshold_nci1
 tables --runs results/ablations/runs.csv results/mirage_paper/runs.csv \
-    results/mirage_official/runs.csv --dataset DD ogbg-molbace --model gcn \
+    results/mirage_official/runs.csv --dataset DD ogbg-molbace --model gcn --where model.pool=sum \
     --ablation distiller.carry_degree --name ablation_carry_degree
 tables --runs results/ablations/runs.csv results/mirage_paper_molhiv/runs.csv \
     --dataset ogbg-molhiv --model gin gat --ablation model.jk --name ablation_jk_molhiv

@@ -53,7 +53,10 @@ def test_tuned_settings_follow_the_original() -> None:
     assert hiv_gcn.model.batch_norm and hiv_gcn.train.batch_size == 64
     assert hiv_gcn.model.jk == "last"
     hiv_gat = compose_cfg(["distiller=mirage", "dataset=ogbg_molhiv", "model=gat"])
-    assert hiv_gat.model.jk == "sum" and hiv_gat.train.weight_decay == pytest.approx(1e-6)
+    assert hiv_gat.model.jk == "last" and hiv_gat.train.weight_decay == pytest.approx(1e-6)
+    assert compose_cfg(["distiller=mirage", "dataset=ogbg_molhiv", "model=gin"]).model.jk == "sum"
+    bbbp = compose_cfg(["distiller=mirage", "dataset=ogbg_molbbbp"])
+    assert (bbbp.distiller.hops, dict(bbbp.distiller.threshold)) == (2, {0: 24, 1: 109})
     bace = compose_cfg(["distiller=mirage", "dataset=ogbg_molbace", "model=gin"])
     assert (bace.distiller.hops, bace.model.num_layers, dict(bace.distiller.threshold)) == (
         4, 4, {0: 150, 1: 104})
