@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate every table the README reports from the committed rows under results/.
-# Usage: bash experiments/make_tables.sh   (writes results/tables/*.md and *.csv)
+# Usage: bash experiments/make_tables.sh   (writes results/tables/*.md and *.csv, then copies
+# the tables into the README blocks that name them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tables() { python -m experiments.tables --out results/tables "$@" > /dev/null; }
@@ -21,4 +22,4 @@ tables --runs results/ablations/runs.csv results/mirage_paper/runs.csv --dataset
     --model gcn --where train.epochs=300 --ablation model.pool --name ablation_pool_nci1
 tables --runs results/ablations/runs.csv results/mirage_paper/runs.csv --dataset DD --model gcn \
     --where distiller.carry_degree=False --ablation model.pool --name ablation_pool_dd
-ls results/tables
+python -m experiments.readme_tables

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from experiments import readme_tables
 from experiments.paper_numbers import PAPER_NUMBERS, lookup
 from experiments.tables import ablation, load_runs, main, summarize
 from mirage.records import Row, append_rows, row_dict
@@ -185,3 +186,23 @@ def test_ablation_rows_ignore_settings_that_follow_the_ablated_one(tmp_path: Pat
     table, values = ablation(load_runs(path), "distiller.hops")
     assert values == ["2", "3"] and len(table) == 1
     assert "model.num_layers" not in table.columns
+
+
+def test_readme_blocks_are_filled_from_their_files(tmp_path: Path) -> None:
+    (tmp_path / "t.md").write_text("# t\n\nsome prose\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- table: t.md -->\n| old |\n<!-- /table -->\noutro\n")
+    assert readme_tables.main(["--readme", str(readme), "--check"]) == 1
+    assert "| old |" in readme.read_text()  # --check changes nothing
+    assert readme_tables.main(["--readme", str(readme)]) == 0
+    assert readme.read_text() == ("intro\n<!-- table: t.md -->\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+                                  "<!-- /table -->\noutro\n")
+    assert readme_tables.main(["--readme", str(readme), "--check"]) == 0
+    readme.write_text("<!-- table: missing.md -->\n<!-- /table -->\n")
+    with pytest.raises(FileNotFoundError, match=r"missing\.md"):
+        readme_tables.main(["--readme", str(readme)])
+
+
+def test_project_readme_tables_match_the_generated_tables() -> None:
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    assert readme_tables.sync(readme, check=True) == [], "run: bash experiments/make_tables.sh"
