@@ -110,6 +110,9 @@ def validate(cfg: DictConfig) -> None:
     for key in ("epochs", "batch_size", "eval_batch_size"):
         if not isinstance(cfg.train[key], int) or cfg.train[key] <= 0:
             raise ConfigError(f"train.{key} must be a positive integer, got {cfg.train[key]!r}")
+    if not isinstance(cfg.train.eval_at_init, bool):
+        raise ConfigError(
+            f"train.eval_at_init must be true or false, got {cfg.train.eval_at_init!r}")
     if cfg.train.lr <= 0 or cfg.train.weight_decay < 0:
         raise ConfigError("train.lr must be > 0 and train.weight_decay >= 0")
     if not isinstance(cfg.num_threads, int) or cfg.num_threads <= 0:
@@ -172,7 +175,8 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
                          batch_size=cfg.train.batch_size, lr=cfg.train.lr,
                          weight_decay=cfg.train.weight_decay,
                          eval_batch_size=cfg.train.eval_batch_size, select_on=cfg.dataset.metric,
-                         seed=seed, device=device, progress=_progress(cfg.progress))
+                         seed=seed, device=device, eval_at_init=cfg.train.eval_at_init,
+                         progress=_progress(cfg.progress))
             row = Row(**base, **sizes, seed=seed, status="ok",
                       val_acc=result.val["acc"], test_acc=result.test["acc"],
                       val_auc=result.val["auc"], test_auc=result.test["auc"],

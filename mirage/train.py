@@ -2,6 +2,7 @@
 
 Every epoch evaluates validation and test, then the run reports the test metrics of the epoch
 with the best validation score (ties: earliest epoch). Test is never used for selection.
+``train.eval_at_init`` adds the untrained model as epoch 0, as the official Mirage loop does.
 """
 
 from __future__ import annotations
@@ -68,14 +69,21 @@ def train_epoch(model: nn.Module, distilled: DistilledSet, optimizer: torch.opti
     return total / max(count, 1)
 
 
-def _better(score: float, best: float) -> bool:
-    return not math.isnan(score) and (math.isnan(best) or score > best)
+def select_best(history: list[dict[str, float]], key: str) -> dict[str, float]:
+    """The earliest entry with the highest non-NaN ``key``; the first entry when all are NaN."""
+    scored = [h for h in history if not math.isnan(h[key])]
+    return max(scored, key=lambda h: h[key]) if scored else history[0]
 
 
 def fit(model: nn.Module, distilled: DistilledSet, val: list[Data], test: list[Data], *,
         epochs: int, batch_size: int, lr: float, weight_decay: float, eval_batch_size: int,
-        select_on: str, seed: int, device: torch.device, progress: bool = False) -> FitResult:
-    """Adam on ``distilled``; evaluate ``val``/``test`` every epoch; select on ``select_on``."""
+        select_on: str, seed: int, device: torch.device, eval_at_init: bool = False,
+        progress: bool = False) -> FitResult:
+    """Adam on ``distilled``; evaluate ``val``/``test`` every epoch; select on ``select_on``.
+
+    ``eval_at_init`` also evaluates the untrained model as epoch 0, a candidate for selection like
+    any other: the official Mirage loop does this (it evaluates before each training epoch).
+    """
     from tqdm.auto import trange
 
     generator = torch.Generator().manual_seed(seed)
@@ -85,23 +93,27 @@ def fit(model: nn.Module, distilled: DistilledSet, val: list[Data], test: list[D
     val_batches = collate(val, eval_batch_size, device)
     test_batches = collate(test, eval_batch_size, device)
     history: list[dict[str, float]] = []
-    best_epoch, best_score = 0, math.nan
     train_time, eval_time = 0.0, time.perf_counter() - t_collate
-    for epoch in trange(1, epochs + 1, disable=not progress, desc="epochs", leave=False):
+
+    def evaluate(epoch: int, loss: float) -> None:
+        nonlocal eval_time
         t0 = time.perf_counter()
-        loss = train_epoch(model, distilled, optimizer, batch_size, generator, device)
-        t1 = time.perf_counter()
         val_m = evaluate_logits(predict(model, val_batches), y_val)
         test_m = evaluate_logits(predict(model, test_batches), y_test)
-        eval_time += time.perf_counter() - t1
-        train_time += t1 - t0
+        eval_time += time.perf_counter() - t0
         history.append({"epoch": epoch, "loss": loss,
                         **{f"val_{k}": v for k, v in val_m.items()},
                         **{f"test_{k}": v for k, v in test_m.items()}})
-        if _better(val_m[select_on], best_score) or best_epoch == 0:
-            best_epoch, best_score = epoch, val_m[select_on]
-    best = history[best_epoch - 1]
-    return FitResult(best_epoch, _strip(best, "val_"), _strip(best, "test_"), train_time,
+
+    if eval_at_init:
+        evaluate(0, math.nan)
+    for epoch in trange(1, epochs + 1, disable=not progress, desc="epochs", leave=False):
+        t0 = time.perf_counter()
+        loss = train_epoch(model, distilled, optimizer, batch_size, generator, device)
+        train_time += time.perf_counter() - t0
+        evaluate(epoch, loss)
+    best = select_best(history, f"val_{select_on}")
+    return FitResult(int(best["epoch"]), _strip(best, "val_"), _strip(best, "test_"), train_time,
                      eval_time, history)
 
 

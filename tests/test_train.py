@@ -1,0 +1,45 @@
+"""The training loop's model selection, on synthetic graphs."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+from mirage.data import FeatureSpec
+from mirage.distill.base import DistilledSet
+from mirage.metrics import evaluate_logits
+from mirage.models import GNN
+from mirage.synthetic import make_graphs
+from mirage.train import collate, fit, predict, select_best
+
+NAN = math.nan
+
+
+def test_best_is_the_earliest_maximum_and_skips_nan() -> None:
+    history = [{"epoch": e, "val_auc": v} for e, v in enumerate([NAN, 0.6, 0.8, 0.8, 0.7])]
+    assert select_best(history, "val_auc")["epoch"] == 2
+    assert select_best([{"epoch": 1, "val_auc": NAN}, {"epoch": 2, "val_auc": NAN}],
+                 "val_auc")["epoch"] == 1
+
+
+@pytest.mark.parametrize("eval_at_init", [False, True])
+def test_eval_at_init_adds_the_untrained_model_as_epoch_0(eval_at_init: bool) -> None:
+    train, val = make_graphs(16, 8, 3, seed=0), make_graphs(24, 8, 3, seed=1)
+    torch.manual_seed(0)
+    model = GNN("gin", FeatureSpec((3,)), num_classes=2, hidden=16, num_layers=2)
+    untrained = copy.deepcopy(model)
+    result = fit(model, DistilledSet(train), val, val, epochs=3, batch_size=8, lr=1e-2,
+                 weight_decay=0.0, eval_batch_size=64, select_on="auc", seed=0,
+                 device=torch.device("cpu"), eval_at_init=eval_at_init)
+    epochs = [h["epoch"] for h in result.history]
+    assert epochs == ([0] if eval_at_init else []) + [1, 2, 3]
+    best = select_best(result.history, "val_auc")
+    assert result.best_epoch == best["epoch"] and result.val["auc"] == best["val_auc"]
+    if eval_at_init:
+        y = torch.cat([g.y for g in val])
+        expected = evaluate_logits(predict(untrained, collate(val, 64, torch.device("cpu"))), y)
+        assert result.history[0]["val_auc"] == pytest.approx(expected["auc"])
+        assert math.isnan(result.history[0]["loss"])
