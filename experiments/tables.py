@@ -33,8 +33,8 @@ from experiments.paper_numbers import lookup
 
 KEYS = ["dataset", "distiller", "model"]
 HP_PREFIXES = ("distiller.", "model.", "train.")
-NUMERIC = ["seed", "val_auc", "test_auc", "test_acc", "distill_time_s", "train_time_s",
-           "distilled_graphs", "distilled_bytes", "compression_ratio"]
+NUMERIC = ["seed", "val_auc", "test_auc", "test_acc", "best_epoch", "distill_time_s",
+           "train_time_s", "distilled_graphs", "distilled_bytes", "compression_ratio"]
 TOP_K = 5
 DDOF = 0
 
@@ -123,6 +123,7 @@ def summarize(df: pd.DataFrame, group_by: Sequence[str] = ()) -> pd.DataFrame:
             rec[col] = _median(ok, col)
         rec["distill_time_s_median"] = _median(ok, "distill_time_s")
         rec["train_time_s_median"] = _median(ok, "train_time_s")
+        rec["best_epoch_median"] = _median(ok, "best_epoch")
         hits = g["cache_hit"].astype(str).str.lower() if "cache_hit" in g else pd.Series()
         rec["cache_hit"] = bool((hits == "true").any())
         errors = g.loc[g["status"] != "ok", "error"] if "error" in g else pd.Series()
@@ -202,14 +203,15 @@ def summary_markdown(table: pd.DataFrame) -> str:
     settings = list(table.columns[: table.columns.get_loc("n")])
     header = [*settings, "n", "failed", "test AUC %", "top-5 AUC %", "paper AUC %",
               "test acc %", "compression ×", "graphs", "bytes", "distill s (median)",
-              "train s (median)", "cache hit"]
+              "train s (median)", "best epoch (median)", "cache hit"]
     rows = [[*(r[c] for c in settings), r["n"], r["failed"],
              _pm(r["test_auc_mean"], r["test_auc_std"]),
              _pm(r["top5_auc_mean"], r["top5_auc_std"]), r["paper"],
              _pm(r["test_acc_mean"], r["test_acc_std"]), _num(r["compression_ratio"], ".1f"),
              _num(r["distilled_graphs"], ".0f"), _num(r["distilled_bytes"], ".0f"),
              _num(r["distill_time_s_median"], ".2f"), _num(r["train_time_s_median"], ".2f"),
-             "yes" if r["cache_hit"] else "no"] for _, r in table.iterrows()]
+             _num(r["best_epoch_median"], "g"), "yes" if r["cache_hit"] else "no"]
+            for _, r in table.iterrows()]
     text = markdown_table(header, rows)
     failed = table[table["failed"] > 0]
     if not failed.empty:
@@ -237,7 +239,8 @@ def ablation_markdown(table: pd.DataFrame, column: str, values: Sequence[str]) -
 LEGEND = ("Test ROC-AUC / accuracy in %, mean ± std (ddof 0) over all ok seeds; top-5: the paper's "
           "protocol (5 best runs by val AUC, needs n >= 5); paper: Mirage paper main table, "
           "second-hand (`paper`), or the official code's logs (`official-logs`), see "
-          "experiments/paper_numbers.py; compression, graphs, bytes: median over ok rows.")
+          "experiments/paper_numbers.py; compression, graphs, bytes: median over ok rows; "
+          "best epoch: the selected one (0: the untrained model, with train.eval_at_init).")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -253,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--model", nargs="+", help="keep only these models")
     ap.add_argument("--where", nargs="+", default=[], metavar="COLUMN=VALUE",
                     help="keep only rows whose COLUMN reads VALUE (as written in the CSV)")
+    ap.add_argument("--fill", nargs="+", default=[], metavar="COLUMN=VALUE",
+                    help="rows without COLUMN (written before that key existed) read VALUE: the "
+                         "setting their code ran; applied before --where")
     ap.add_argument("--group-by", nargs="+", default=[],
                     help="extra columns to group by and show (e.g. device git_sha)")
     ap.add_argument("--ablation", metavar="COLUMN",
@@ -264,6 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key in KEYS:
         if keep := getattr(args, key):
             df = df[df[key].isin(keep)]
+    for fill in args.fill:
+        column, sep, value = fill.partition("=")
+        if not sep or not column.startswith(HP_PREFIXES):
+            raise SystemExit(f"--fill {fill!r}: expected COLUMN=VALUE with COLUMN one of "
+                             f"{', '.join(p + '*' for p in HP_PREFIXES)}")
+        df[column] = df[column].where(df[column] != "", value) if column in df else value
     for condition in args.where:
         column, sep, value = condition.partition("=")
         if not sep or column not in df:

@@ -25,7 +25,8 @@ def _hp(distiller: str, pool: str = "sum", **extra: object) -> dict[str, object]
 def _ok(dataset: str, distiller: str, seed: int, val: float, test: float, **kw: object) -> Row:
     return Row(dataset, distiller, "gat", seed=seed, val_auc=val, test_auc=test, test_acc=test,
                distilled_graphs=4, distilled_bytes=448, compression_ratio=100.0,
-               distill_time_s=0.5, train_time_s=float(seed), cache_hit=seed > 0, **kw)
+               distill_time_s=0.5, train_time_s=float(seed), best_epoch=seed, cache_hit=seed > 0,
+               **kw)
 
 
 @pytest.fixture
@@ -72,6 +73,7 @@ def test_summary_numbers(runs: Path) -> None:
     assert h1["top5_auc_std"] == pytest.approx(math.sqrt(8.0))  # ddof 0, as np.std
     assert h1["paper"] == "76.08 ± 0.63 (paper)"
     assert h1["distill_time_s_median"] == 0.5 and h1["train_time_s_median"] == 2.5
+    assert h1["best_epoch_median"] == 2.5
     assert (h1["distilled_graphs"], h1["distilled_bytes"]) == (4, 448)
     assert h1["compression_ratio"] == 100.0 and bool(h1["cache_hit"])
 
@@ -175,6 +177,27 @@ def test_rows_of_several_files_are_pooled(runs: Path, tmp_path: Path) -> None:
     cell = _cell(pd.read_csv(out / "summary.csv", dtype=str), **{"model.pool": "sum"})
     assert cell["n"] == "5"  # 3 rows from the first file + 2 from the second, same settings
     assert f"`{other}`" in (out / "summary.md").read_text()
+
+
+def test_fill_gives_rows_that_predate_a_key_its_value(tmp_path: Path) -> None:
+    # An old study without train.eval_at_init, a new one with it: --fill merges the False rows.
+    old, new = tmp_path / "old" / "runs.csv", tmp_path / "new" / "runs.csv"
+    append_rows(old, [row_dict(_ok("DD", "mirage", s, 0.7, 0.8), _hp("mirage")) for s in range(2)])
+    for flag in (False, True):
+        hp = {**_hp("mirage"), "train.eval_at_init": flag}
+        append_rows(new, [row_dict(_ok("DD", "mirage", s, 0.7, 0.6), hp) for s in range(3)])
+    out = tmp_path / "tables"
+    assert main(["--runs", str(old), str(new), "--out", str(out), "--name", "raw"]) == 0
+    raw = pd.read_csv(out / "raw.csv", dtype=str, keep_default_na=False)
+    assert sorted(zip(raw["train.eval_at_init"], raw["n"], strict=True)) == [
+        ("", "2"), ("False", "3"), ("True", "3")]
+    assert main(["--runs", str(old), str(new), "--out", str(out), "--name", "filled",
+                 "--fill", "train.eval_at_init=False"]) == 0
+    filled = pd.read_csv(out / "filled.csv", dtype=str)
+    assert sorted(zip(filled["train.eval_at_init"], filled["n"], strict=True)) == [
+        ("False", "5"), ("True", "3")]
+    with pytest.raises(SystemExit, match="--fill 'seed=1'"):
+        main(["--runs", str(old), "--out", str(out), "--fill", "seed=1"])
 
 
 def test_ablation_rows_ignore_settings_that_follow_the_ablated_one(tmp_path: Path) -> None:
