@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -243,6 +243,15 @@ LEGEND = ("Test ROC-AUC / accuracy in %, mean ± std (ddof 0) over all ok seeds;
           "best epoch: the selected one (0: the untrained model, with train.eval_at_init).")
 
 
+def column_value(option: str, text: str, valid: Callable[[str], bool],
+                 what: str) -> tuple[str, str]:
+    """``COLUMN=VALUE`` of a command-line option, or exit naming the option and what is valid."""
+    column, sep, value = text.partition("=")
+    if not sep or not valid(column):
+        raise SystemExit(f"{option} {text!r}: expected COLUMN=VALUE with {what}")
+    return column, value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point: write ``<out>/<name>.md`` and ``<out>/<name>.csv``."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -271,16 +280,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if keep := getattr(args, key):
             df = df[df[key].isin(keep)]
     for fill in args.fill:
-        column, sep, value = fill.partition("=")
-        if not sep or not column.startswith(HP_PREFIXES):
-            raise SystemExit(f"--fill {fill!r}: expected COLUMN=VALUE with COLUMN one of "
-                             f"{', '.join(p + '*' for p in HP_PREFIXES)}")
+        column, value = column_value("--fill", fill, lambda c: c.startswith(HP_PREFIXES),
+                                     f"COLUMN one of {', '.join(p + '*' for p in HP_PREFIXES)}")
         df[column] = df[column].where(df[column] != "", value) if column in df else value
+    columns = set(df.columns)
     for condition in args.where:
-        column, sep, value = condition.partition("=")
-        if not sep or column not in df:
-            raise SystemExit(f"--where {condition!r}: expected COLUMN=VALUE with a column of "
-                             f"{sources}")
+        column, value = column_value("--where", condition, columns.__contains__,
+                                     f"a column of {sources}")
         df = df[df[column].astype(str) == value]
     if df.empty:
         raise SystemExit(f"no rows left in {sources} after filtering")
