@@ -63,7 +63,8 @@ def gcn_edge_weight(
 
 
 class GNN(nn.Module):
-    """``num_layers`` message-passing layers -> pooled readout -> dropout -> linear."""
+    """``num_layers`` message-passing layers (each followed by ``layer_dropout``, as in OGB's
+    example GNNs) -> pooled readout -> ``dropout`` -> linear."""
 
     def __init__(
         self,
@@ -78,6 +79,7 @@ class GNN(nn.Module):
         use_edge_attr: bool = True,
         heads: int = 1,
         jk: str = "last",
+        layer_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if conv not in ("gcn", "gin", "gat"):
@@ -88,9 +90,11 @@ class GNN(nn.Module):
             raise ConfigError(f"model.jk={jk!r} is not one of ['last', 'sum']")
         if num_layers < 1 or hidden < 1:
             raise ConfigError("model.num_layers and model.hidden must be positive integers")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"model.dropout must lie in [0, 1), got {dropout}")
+        for key, p in (("dropout", dropout), ("layer_dropout", layer_dropout)):
+            if not 0.0 <= p < 1.0:
+                raise ConfigError(f"model.{key} must lie in [0, 1), got {p}")
         self.conv_type, self.dropout, self.pool, self.jk = conv, dropout, POOLS[pool], jk
+        self.layer_dropout = layer_dropout
         self.encoder = FeatureEncoder(features.node_cardinalities, features.node_cont_dim, hidden)
         # GCNConv has no edge features; GIN and GAT use them when the dataset has them.
         self.edge_encoders = None
@@ -134,6 +138,7 @@ class GNN(nn.Module):
             h = norm(h)
             if i < len(self.convs) - 1:
                 h = torch.relu(h)
+            h = nn.functional.dropout(h, p=self.layer_dropout, training=self.training)
             if self.jk == "sum":
                 total = total + h
         return total if self.jk == "sum" else h

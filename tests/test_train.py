@@ -43,3 +43,20 @@ def test_eval_at_init_adds_the_untrained_model_as_epoch_0(eval_at_init: bool) ->
         expected = evaluate_logits(predict(untrained, collate(val, 64, torch.device("cpu"))), y)
         assert result.history[0]["val_auc"] == pytest.approx(expected["auc"])
         assert math.isnan(result.history[0]["loss"])
+
+
+def test_layer_dropout_acts_in_training_only() -> None:
+    graphs = make_graphs(4, 8, 3, seed=2)
+    batch = collate(graphs, 4, torch.device("cpu"))[0]
+    torch.manual_seed(0)
+    plain = GNN("gin", FeatureSpec((3,)), num_classes=2, hidden=16, num_layers=2)
+    dropped = GNN("gin", FeatureSpec((3,)), num_classes=2, hidden=16, num_layers=2,
+                  layer_dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())
+    plain.eval()
+    dropped.eval()
+    assert torch.allclose(plain(batch), dropped(batch))
+    plain.train()
+    dropped.train()
+    torch.manual_seed(1)
+    assert not torch.allclose(plain(batch), dropped(batch))
