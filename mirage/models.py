@@ -78,6 +78,7 @@ class GNN(nn.Module):
         batch_norm: bool = False,
         use_edge_attr: bool = True,
         heads: int = 1,
+        mlp_ratio: int = 1,
         jk: str = "last",
         layer_dropout: float = 0.0,
     ) -> None:
@@ -102,20 +103,24 @@ class GNN(nn.Module):
             self.edge_encoders = nn.ModuleList(
                 FeatureEncoder(features.edge_cardinalities, 0, hidden) for _ in range(num_layers)
             )
-        self.convs = nn.ModuleList(self._conv(conv, hidden, heads) for _ in range(num_layers))
+        if mlp_ratio < 1:
+            raise ConfigError(f"model.mlp_ratio must be a positive integer, got {mlp_ratio}")
+        self.convs = nn.ModuleList(
+            self._conv(conv, hidden, heads, mlp_ratio) for _ in range(num_layers))
         self.norms = nn.ModuleList(
             nn.BatchNorm1d(hidden) if batch_norm else nn.Identity() for _ in range(num_layers)
         )
         self.head = nn.Linear(hidden, num_classes)
 
-    def _conv(self, conv: str, hidden: int, heads: int) -> nn.Module:
+    def _conv(self, conv: str, hidden: int, heads: int, mlp_ratio: int) -> nn.Module:
         edge_dim = hidden if self.edge_encoders is not None else None
         if conv == "gcn":
             return GCNConv(hidden, hidden, normalize=False)
         if conv == "gat":
             return GATConv(hidden, hidden // heads, heads=heads, edge_dim=edge_dim)
-        mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
-                            nn.Linear(hidden, hidden))
+        inner = mlp_ratio * hidden
+        mlp = nn.Sequential(nn.Linear(hidden, inner), nn.BatchNorm1d(inner), nn.ReLU(),
+                            nn.Linear(inner, hidden))
         return GINEConv(mlp, train_eps=True) if edge_dim else GINConv(mlp, train_eps=True)
 
     def node_embeddings(self, data: Any) -> Tensor:

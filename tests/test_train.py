@@ -1,4 +1,4 @@
-"""The training loop's model selection, on synthetic graphs."""
+"""The training loop (model selection) and model options, on synthetic graphs."""
 
 from __future__ import annotations
 
@@ -60,3 +60,10 @@ def test_layer_dropout_acts_in_training_only() -> None:
     dropped.train()
     torch.manual_seed(1)
     assert not torch.allclose(plain(batch), dropped(batch))
+
+
+def test_gin_mlp_ratio_sets_the_inner_width() -> None:
+    model = GNN("gin", FeatureSpec((3,)), num_classes=2, hidden=16, num_layers=2, mlp_ratio=2)
+    assert [conv.nn[0].out_features for conv in model.convs] == [32, 32]
+    batch = collate(make_graphs(4, 8, 3, seed=3), 4, torch.device("cpu"))[0]
+    assert model(batch).shape == (4, 2)
