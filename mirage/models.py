@@ -94,6 +94,8 @@ class GNN(nn.Module):
         for key, p in (("dropout", dropout), ("layer_dropout", layer_dropout)):
             if not 0.0 <= p < 1.0:
                 raise ConfigError(f"model.{key} must lie in [0, 1), got {p}")
+        if mlp_ratio < 1:
+            raise ConfigError(f"model.mlp_ratio must be a positive integer, got {mlp_ratio}")
         self.conv_type, self.dropout, self.pool, self.jk = conv, dropout, POOLS[pool], jk
         self.layer_dropout = layer_dropout
         self.encoder = FeatureEncoder(features.node_cardinalities, features.node_cont_dim, hidden)
@@ -103,8 +105,6 @@ class GNN(nn.Module):
             self.edge_encoders = nn.ModuleList(
                 FeatureEncoder(features.edge_cardinalities, 0, hidden) for _ in range(num_layers)
             )
-        if mlp_ratio < 1:
-            raise ConfigError(f"model.mlp_ratio must be a positive integer, got {mlp_ratio}")
         self.convs = nn.ModuleList(
             self._conv(conv, hidden, heads, mlp_ratio) for _ in range(num_layers))
         self.norms = nn.ModuleList(
