@@ -91,6 +91,7 @@ def _run(*args: str, tmp: Path) -> subprocess.CompletedProcess:
     (["model.layer_dropout=1"], "model.layer_dropout must lie in [0, 1)"),
     (["model=gin", "model.mlp_ratio=0"], "model.mlp_ratio must be a positive integer"),
     (["model.jk=max"], "model.jk='max' is not one of"),
+    (["model.embedding_init=zeros"], "model.embedding_init='zeros' is not one of"),
     (["train.eval_at_init=maybe"], "train.eval_at_init must be true or false"),
     (["device=tpu"], "device='tpu'"),
     (["dataset=tu", "dataset.name=NOPE_DATASET"], "TU/NOPE_DATASET"),

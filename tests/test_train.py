@@ -62,6 +62,22 @@ def test_layer_dropout_acts_in_training_only() -> None:
     assert not torch.allclose(plain(batch), dropped(batch))
 
 
+@pytest.mark.parametrize("conv", ["gin", "gat"])
+def test_xavier_embedding_init_matches_ogb_encoders(conv: str) -> None:
+    """OGB's AtomEncoder and BondEncoder draw every table Xavier-uniform: |w| <= sqrt(6/(n+d))."""
+    spec = FeatureSpec((119, 5), 0, (5, 3))
+    torch.manual_seed(0)
+    xavier = GNN(conv, spec, num_classes=2, hidden=128, num_layers=2, embedding_init="xavier")
+    torch.manual_seed(0)
+    normal = GNN(conv, spec, num_classes=2, hidden=128, num_layers=2)
+    tables = [*xavier.encoder.embeddings, *xavier.edge_encoders[0].embeddings]
+    for emb in tables:
+        bound = math.sqrt(6.0 / sum(emb.weight.shape))
+        assert emb.weight.abs().max() <= bound
+        assert emb.weight.abs().max() > 0.9 * bound  # drawn over the whole range, not zeroed
+    assert normal.encoder.embeddings[0].weight.std() > 0.9  # PyTorch's N(0, 1) default
+
+
 def test_gin_mlp_ratio_sets_the_inner_width() -> None:
     model = GNN("gin", FeatureSpec((3,)), num_classes=2, hidden=16, num_layers=2, mlp_ratio=2)
     assert [conv.nn[0].out_features for conv in model.convs] == [32, 32]
