@@ -19,7 +19,7 @@ tables --runs results/issue2/runs.csv --name issue2
 tables --runs results/mirage_paper/runs.csv results/mirage_paper_molhiv/runs.csv --name mirage_paper
 tables --runs results/mirage_official/runs.csv --name mirage_official
 tables --runs "$PYTORCH_INIT" results/mirage_paper/runs.csv results/mirage_paper_molhiv/runs.csv \
-    results/mirage_official/runs.csv --dataset ogbg-molbace ogbg-molbbbp ogbg-molhiv \
+    results/mirage_official/runs.csv --dataset ogbg-molbace ogbg-molhiv \
     --fill model.embedding_init=normal model.jk=last --ablation model.embedding_init \
     --name ablation_embedding_init_ogb
 tables --runs results/ablations/runs.csv --dataset ogbg-molbace --model gin \
@@ -31,8 +31,7 @@ tables --runs results/ablations/runs.csv results/mirage_paper/runs.csv "$PYTORCH
     model.embedding_init=normal --fill model.jk=last model.embedding_init=normal \
     --ablation distiller.carry_degree --name ablation_carry_degree
 molhiv --runs "${molhiv_rows[@]}" --ablation model.jk \
-    --where model.layer_dropout=0.0 model.mlp_ratio=1 model.embedding_init=normal \
-    --name ablation_jk_molhiv
+    --where model.layer_dropout=0.0 model.mlp_ratio=1 model.num_layers=3 --name ablation_jk_molhiv
 molhiv --runs "${molhiv_rows[@]}" --where model.mlp_ratio=1 model.embedding_init=normal \
     --ablation model.layer_dropout --name ablation_layer_dropout_molhiv
 molhiv --runs "${molhiv_rows[@]}" --model gin --ablation model.mlp_ratio \

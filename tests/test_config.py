@@ -51,10 +51,14 @@ def test_tuned_settings_follow_the_original() -> None:
     assert (dd_gat.model.hidden, dd_gat.model.dropout) == (64, 0.1)
     hiv_gcn = compose_cfg(["distiller=mirage", "dataset=ogbg_molhiv", "model=gcn"])
     assert hiv_gcn.model.batch_norm and hiv_gcn.train.batch_size == 64
-    assert hiv_gcn.model.jk == "last"
+    assert hiv_gcn.model.jk == "last" and hiv_gcn.model.embedding_init == "xavier"
     hiv_gat = compose_cfg(["distiller=mirage", "dataset=ogbg_molhiv", "model=gat"])
-    assert hiv_gat.model.jk == "last" and hiv_gat.train.weight_decay == pytest.approx(1e-6)
-    assert compose_cfg(["distiller=mirage", "dataset=ogbg_molhiv", "model=gin"]).model.jk == "sum"
+    assert hiv_gat.model.jk == "sum" and hiv_gat.train.weight_decay == pytest.approx(1e-6)
+    assert compose_cfg(["distiller=mirage", "dataset=ogbg_molhiv", "model=gin"]).model.jk == "last"
+    # OGB's encoder initialisation where it was measured; PyTorch's default elsewhere.
+    inits = {"ogbg_molbace": "xavier", "ogbg_molbbbp": "normal", "nci1": "normal"}
+    for dataset, init in inits.items():
+        assert compose_cfg(["distiller=mirage", f"dataset={dataset}"]).model.embedding_init == init
     bbbp = compose_cfg(["distiller=mirage", "dataset=ogbg_molbbbp"])
     assert (bbbp.distiller.hops, dict(bbbp.distiller.threshold)) == (2, {0: 24, 1: 109})
     bace = compose_cfg(["distiller=mirage", "dataset=ogbg_molbace", "model=gin"])
