@@ -93,15 +93,11 @@ class GNN(nn.Module):
         embedding_init: str = "normal",
     ) -> None:
         super().__init__()
-        if conv not in ("gcn", "gin", "gat"):
-            raise ConfigError(f"model.conv={conv!r} is not one of ['gat', 'gcn', 'gin']")
-        if pool not in POOLS:
-            raise ConfigError(f"model.pool={pool!r} is not one of {sorted(POOLS)}")
-        if jk not in ("last", "sum"):
-            raise ConfigError(f"model.jk={jk!r} is not one of ['last', 'sum']")
-        if embedding_init not in EMBEDDING_INITS:
-            raise ConfigError(
-                f"model.embedding_init={embedding_init!r} is not one of {list(EMBEDDING_INITS)}")
+        choices = (("conv", conv, ("gat", "gcn", "gin")), ("pool", pool, POOLS),
+                   ("jk", jk, ("last", "sum")), ("embedding_init", embedding_init, EMBEDDING_INITS))
+        for key, value, options in choices:
+            if value not in options:
+                raise ConfigError(f"model.{key}={value!r} is not one of {sorted(options)}")
         if num_layers < 1 or hidden < 1:
             raise ConfigError("model.num_layers and model.hidden must be positive integers")
         for key, p in (("dropout", dropout), ("layer_dropout", layer_dropout)):
