@@ -19,7 +19,7 @@ tables --runs results/issue2/runs.csv --name issue2
 tables --runs results/mirage_paper/runs.csv results/mirage_paper_molhiv/runs.csv --name mirage_paper
 tables --runs results/mirage_official/runs.csv --name mirage_official
 tables --runs "$PYTORCH_INIT" results/mirage_paper/runs.csv results/mirage_paper_molhiv/runs.csv \
-    results/mirage_official/runs.csv --dataset ogbg-molbace ogbg-molhiv \
+    results/mirage_official/runs.csv --dataset ogbg-molbace ogbg-molbbbp ogbg-molhiv \
     --fill model.embedding_init=normal model.jk=last --ablation model.embedding_init \
     --name ablation_embedding_init_ogb
 tables --runs results/ablations/runs.csv --dataset ogbg-molbace --model gin \

@@ -55,8 +55,9 @@ def test_tuned_settings_follow_the_original() -> None:
     hiv_gat = compose_cfg(["distiller=mirage", "dataset=ogbg_molhiv", "model=gat"])
     assert hiv_gat.model.jk == "sum" and hiv_gat.train.weight_decay == pytest.approx(1e-6)
     assert compose_cfg(["distiller=mirage", "dataset=ogbg_molhiv", "model=gin"]).model.jk == "last"
-    # OGB's encoder initialisation where it was measured; PyTorch's default elsewhere.
-    inits = {"ogbg_molbace": "xavier", "ogbg_molbbbp": "normal", "nci1": "normal"}
+    # OGB's encoder initialisation on OGB molecules; PyTorch's default elsewhere.
+    inits = {"ogbg_molbace": "xavier", "ogbg_molbbbp": "xavier", "ogb": "xavier", "nci1": "normal",
+             "tu": "normal"}
     for dataset, init in inits.items():
         assert compose_cfg(["distiller=mirage", f"dataset={dataset}"]).model.embedding_init == init
     bbbp = compose_cfg(["distiller=mirage", "dataset=ogbg_molbbbp"])
