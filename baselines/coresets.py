@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mirage.data import GraphDataset
+from mirage.data import TrainSplit
 from mirage.distill.base import DistilledSet, Distiller, positive_int, register
 
 
@@ -14,8 +14,8 @@ class Full(Distiller):
 
     name = "full"
 
-    def distill(self, data: GraphDataset, seed: int) -> DistilledSet:
-        return DistilledSet(list(data.train), meta={"per_class": _class_counts(data.train)})
+    def distill(self, train: TrainSplit, seed: int) -> DistilledSet:
+        return DistilledSet(list(train.graphs), meta={"per_class": _class_counts(train.graphs)})
 
 
 @register
@@ -30,14 +30,14 @@ class Random(Distiller):
     def __init__(self, gpc: int) -> None:
         self.gpc = positive_int("distiller.gpc", gpc)
 
-    def distill(self, data: GraphDataset, seed: int) -> DistilledSet:
+    def distill(self, train: TrainSplit, seed: int) -> DistilledSet:
         gen = torch.Generator().manual_seed(seed)
-        labels = torch.cat([g.y for g in data.train])
+        labels = torch.cat([g.y for g in train.graphs])
         chosen: list[int] = []
         for c in labels.unique().tolist():
             idx = (labels == c).nonzero().view(-1)
             chosen += idx[torch.randperm(len(idx), generator=gen)[: self.gpc]].tolist()
-        samples = [data.train[i] for i in sorted(chosen)]
+        samples = [train.graphs[i] for i in sorted(chosen)]
         return DistilledSet(samples, meta={"per_class": _class_counts(samples),
                                            "train_indices": sorted(chosen)})
 

@@ -135,7 +135,7 @@ def measure(dataset: str, repeats: int, epochs: int, device_name: str,
         ds = None
         gc.collect()
         t0 = time.perf_counter()
-        ds = distiller.distill(data, cfg.distill_seed)
+        ds = distiller.distill(data.train_split(), cfg.distill_seed)
         seconds.append(time.perf_counter() - t0)
         timings.append(ds.meta["timings"])
     _, rss_peak = rss_mb()

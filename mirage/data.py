@@ -16,10 +16,12 @@ their encoders from the spec and never from a dataset's name.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,17 @@ class FeatureSpec:
     edge_cardinalities: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class TrainSplit:
+    """All a distiller may see: the training graphs and the dataset's shape. No validation or
+    test graph is reachable from it, so a distiller cannot leak them."""
+
+    name: str
+    graphs: list[Data]
+    num_classes: int
+    features: FeatureSpec
+
+
 @dataclass
 class GraphDataset:
     """A dataset split into train / validation / test lists of graphs."""
@@ -51,53 +64,73 @@ class GraphDataset:
     split_hash: str
     info: dict[str, Any] = field(default_factory=dict)
 
+    def train_split(self) -> TrainSplit:
+        """The distiller's view of this dataset (see :class:`TrainSplit`)."""
+        return TrainSplit(self.name, self.train, self.num_classes, self.features)
+
 
 # --------------------------------------------------------------------------- splits
 
-
-def _splitmix64(state: int) -> tuple[int, int]:
-    """One step of SplitMix64; returns (new_state, output). Fixed forever, unlike library RNGs."""
-    mask = (1 << 64) - 1
-    state = (state + 0x9E3779B97F4A7C15) & mask
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-    return state, z ^ (z >> 31)
+SPLITS_DIR = Path(__file__).parent / "splits"
+SPLIT_PARTS = ("train", "val", "test")
 
 
-def stable_permutation(n: int, seed: int) -> list[int]:
-    """A permutation of ``range(n)`` that depends only on ``n`` and ``seed`` (Fisher-Yates).
+def randperm_split(n: int, seed: int, test_frac: float, val_frac: float) -> dict[str, list[int]]:
+    """The DosCond / Mirage TU rule: ``torch.manual_seed(seed)``, ``perm = torch.randperm(n)``;
+    test = the first ``ceil(n * test_frac)`` of ``perm``, val = the next ``ceil(n * val_frac)``,
+    train = the rest, each in ``perm`` order (the order the original scripts train in).
 
-    Uses its own SplitMix64 generator so that the split never changes with numpy or torch
-    versions; the residual modulo bias (< 2**-40 for realistic n) does not matter for splits.
+    It depends on torch's generator, so the named TU datasets use committed files of its output
+    (:data:`SPLITS_DIR`); this runs only for datasets without one.
     """
-    perm = list(range(n))
-    state = seed
-    for i in range(n - 1, 0, -1):
-        state, r = _splitmix64(state)
-        j = r % (i + 1)
-        perm[i], perm[j] = perm[j], perm[i]
-    return perm
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    # Fractions: exact ceilings (``ceil(n * 0.1)`` in floats is one off for some n).
+    n_test = math.ceil(n * Fraction(str(test_frac)))
+    n_val = math.ceil(n * Fraction(str(val_frac)))
+    return {"train": perm[n_test + n_val:], "val": perm[n_test:n_test + n_val],
+            "test": perm[:n_test]}
 
 
-def random_split(n: int, seed: int, test_frac: float, val_frac: float) -> dict[str, list[int]]:
-    """DosCond / Mirage TU protocol: shuffle; first ``ceil(n*test_frac)`` test, next val, rest."""
-    perm = stable_permutation(n, seed)
-    n_test, n_val = math.ceil(n * test_frac), math.ceil(n * val_frac)
-    return {
-        "test": sorted(perm[:n_test]),
-        "val": sorted(perm[n_test : n_test + n_val]),
-        "train": sorted(perm[n_test + n_val :]),
-    }
+def read_split(path: Path, n: int) -> dict[str, list[int]]:
+    """A split file (``{"train": [...], "val": [...], "test": [...]}``) checked against ``n``."""
+    try:
+        blob = json.loads(path.read_text())
+        split = {part: [int(i) for i in blob[part]] for part in SPLIT_PARTS}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DataError(f"split file {path} is unreadable ({type(err).__name__}: {err}); it needs "
+                        f"the keys {list(SPLIT_PARTS)}, each a list of graph indices") from err
+    if sorted(i for part in SPLIT_PARTS for i in split[part]) != list(range(n)):
+        raise DataError(f"split file {path} does not partition the dataset's {n} graphs")
+    return split
+
+
+def write_split(split: dict[str, Sequence[int]], path: Path) -> None:
+    """Write ``split`` as JSON (indices into the dataset's original order), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({part: list(split[part]) for part in SPLIT_PARTS}))
+    tmp.replace(path)
 
 
 def split_hash(split: dict[str, Sequence[int]]) -> str:
-    """Short content hash of a split, recorded in every row."""
+    """Short content hash of a split (order included), recorded in every row."""
     h = hashlib.sha256()
-    for part in ("train", "val", "test"):
+    for part in SPLIT_PARTS:
         h.update(part.encode())
         h.update(",".join(map(str, split[part])).encode())
     return h.hexdigest()[:12]
+
+
+def split_of(cfg: Any, n: int) -> dict[str, list[int]]:
+    """The split of a dataset without an official one: its committed file, else the rule."""
+    if cfg.split.get("file"):
+        path = SPLITS_DIR / cfg.split.file
+        if not path.is_file():
+            there = sorted(p.name for p in SPLITS_DIR.glob("*.json"))
+            raise ConfigError(f"dataset.split.file={cfg.split.file!r}: no such file in "
+                              f"{SPLITS_DIR} (valid: {there}, or null to apply the rule)")
+        return read_split(path, n)
+    return randperm_split(n, cfg.split.seed, cfg.split.test, cfg.split.val)
 
 
 # --------------------------------------------------------------------------- features
@@ -128,6 +161,29 @@ def _as_tu_graph(g: Data, num_node_attr: int, num_edge_attr: int, use_node_attr:
     if g.edge_attr is not None and g.edge_attr.size(1) > num_edge_attr:
         out.edge_attr = g.edge_attr[:, num_edge_attr:].argmax(dim=1, keepdim=True)
     return out
+
+
+def keep_node_labels(graphs: Sequence[Data], keep: Sequence[int], raw_min: int) -> int:
+    """Keep the raw node labels in ``keep`` as categories ``1..len(keep)``; all others become 0.
+
+    ``x`` holds PyG's label index, the raw label minus the dataset's smallest (``raw_min``).
+    The original Mirage code does this on DD (16 residue labels). Returns the cardinality.
+    """
+    size = max(max(int(g.x.max()) for g in graphs) + 1, max(keep) - raw_min + 1)
+    lut = torch.zeros(size, dtype=torch.long)
+    for position, label in enumerate(keep, start=1):
+        if label - raw_min >= 0:
+            lut[label - raw_min] = position
+    for g in graphs:
+        g.x = lut[g.x]
+    return len(keep) + 1
+
+
+def _raw_label_min(source: Path, name: str) -> int:
+    """The smallest raw node label of a TU dataset (PyG subtracts it before one-hot encoding)."""
+    path = source / "raw" / f"{name}_node_labels.txt"
+    with path.open() as f:
+        return min(int(line.split(",")[0]) for line in f if line.strip())
 
 
 # --------------------------------------------------------------------------- loaders
@@ -168,11 +224,19 @@ def load_tu(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], Fea
     ]
     has_labels = graphs[0].get("x") is not None
     cont = graphs[0].x_cont.size(1) if graphs[0].get("x_cont") is not None else 0
+    keep = cfg.get("keep_node_labels")
+    if keep is not None and (not has_labels or cfg.degree_features
+                             or not all(isinstance(v, int) for v in keep)):
+        raise ConfigError(f"dataset.keep_node_labels={keep!r}: needs a list of integer node labels "
+                          f"and a dataset that uses them ({name} has node labels: {has_labels}, "
+                          f"degree_features: {cfg.degree_features}); use null to keep every label")
     if cfg.degree_features or (not has_labels and cont == 0):
         max_deg = cfg.max_degree or max(
             int(torch.bincount(g.edge_index[0], minlength=g.num_nodes).max()) for g in graphs
         )
         node_cards: tuple[int, ...] = (degree_column(graphs, max_deg),)
+    elif keep is not None:
+        node_cards = (keep_node_labels(graphs, list(keep), _raw_label_min(source, name)),)
     elif has_labels:
         node_cards = (ds.num_node_labels,)
     else:  # continuous attributes only: a constant categorical column keeps ``x`` uniform
@@ -246,9 +310,7 @@ def load_dataset(cfg: Any, data_root: Path, cache_dir: Path) -> GraphDataset:
     graphs, spec, info = LOADERS[cfg.loader](cfg, Path(data_root), Path(cache_dir))
     if not graphs:
         raise DataError(f"dataset '{cfg.name}' is empty ({info.get('source', '')})")
-    split = info.pop("split", None)
-    if split is None:
-        split = random_split(len(graphs), cfg.split.seed, cfg.split.test, cfg.split.val)
+    split = info.pop("split", None) or split_of(cfg, len(graphs))
     labels = torch.cat([g.y for g in graphs])
     num_classes = int(labels.max()) + 1
     return GraphDataset(

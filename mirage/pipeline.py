@@ -24,7 +24,7 @@ import torch
 import torch_geometric
 from omegaconf import DictConfig, OmegaConf
 
-from mirage.data import GraphDataset, load_dataset, resolve_data_root
+from mirage.data import GraphDataset, load_dataset, resolve_data_root, write_split
 from mirage.distill.base import DistilledSet, build_distiller, nbytes
 from mirage.errors import ConfigError
 from mirage.models import build_model
@@ -83,11 +83,21 @@ def distill_cached(data: GraphDataset, distiller_cfg: dict, seed: int, dataset_c
     params = {k: v for k, v in distiller_cfg.items() if k != "name"}
     distiller = build_distiller(distiller_cfg["name"], **params)
     t0 = time.perf_counter()
-    ds = distiller.distill(data, seed)
+    ds = distiller.distill(data.train_split(), seed)
     seconds = time.perf_counter() - t0
     ds.meta["distill_time_s"] = seconds
     ds.save(path)
     return Distilled(ds, seconds, False, key)
+
+
+def record_split(data: GraphDataset, results_dir: Path) -> Path:
+    """Write the split a run measures on to ``<results_dir>/splits/<dataset>-<split_hash>.json``
+    (indices into the dataset's original graph order), so any number can be traced to its graphs.
+    """
+    path = results_dir / "splits" / f"{data.name}-{data.split_hash}.json"
+    if not path.exists():
+        write_split(data.info["split"], path)
+    return path
 
 
 def resolve_device(name: str) -> torch.device:
@@ -155,6 +165,7 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
         base["device"] = str(device)
         data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
         base["split_hash"] = data.split_hash
+        record_split(data, Path(cfg.results_dir))
         distilled = distill_cached(data, plain["distiller"], cfg.distill_seed, plain["dataset"],
                                    Path(cfg.cache_dir))
         full_bytes = nbytes(data.train)
@@ -179,6 +190,7 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
                          progress=_progress(cfg.progress))
             row = Row(**base, **sizes, seed=seed, status="ok",
                       val_acc=result.val["acc"], test_acc=result.test["acc"],
+                      val_acc_cal=result.val["acc_cal"], test_acc_cal=result.test["acc_cal"],
                       val_auc=result.val["auc"], test_auc=result.test["auc"],
                       test_f1=result.test["f1"], best_epoch=result.best_epoch,
                       train_time_s=result.train_time_s, eval_time_s=result.eval_time_s,

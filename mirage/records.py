@@ -31,6 +31,8 @@ class Row:
     error: str = ""
     val_acc: float | None = None
     test_acc: float | None = None
+    val_acc_cal: float | None = None
+    test_acc_cal: float | None = None
     val_auc: float | None = None
     test_auc: float | None = None
     test_f1: float | None = None
@@ -85,8 +87,12 @@ def append_rows(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
         if path.exists() and path.stat().st_size > 0:
             with path.open(newline="") as f:
                 header = next(csv.reader(f), [])
-        extra = sorted({k for r in rows for k in r} - set(header) - set(ROW_FIELDS))
-        new_header = (header or ROW_FIELDS) + extra
+        # Keys the header lacks (a new hyperparameter, or a schema field added since the file
+        # was started) extend it; old rows read them as blank.
+        base = header or ROW_FIELDS
+        extra = [k for k in ROW_FIELDS if k not in base]
+        extra += sorted({k for r in rows for k in r} - set(base) - set(ROW_FIELDS))
+        new_header = base + extra
         if header and new_header == header:
             _write(path, rows, header, mode="a")
             return

@@ -1,7 +1,9 @@
 """The one training / evaluation loop: train on a distilled set, evaluate on real graphs.
 
 Every epoch evaluates validation and test, then the run reports the test metrics of the epoch
-with the best validation score (ties: earliest epoch). Test is never used for selection.
+with the best validation score (ties: earliest epoch). Test is never used for selection, nor for
+the calibrated accuracy (``acc_cal``: a decision rule fitted on that epoch's validation logits and
+applied to its test logits, see :func:`mirage.metrics.calibrated_accuracy`).
 ``train.eval_at_init`` adds the untrained model as epoch 0, as the official Mirage loop does.
 """
 
@@ -17,7 +19,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
 from mirage.distill.base import DistilledSet
-from mirage.metrics import evaluate_logits
+from mirage.metrics import calibrated_accuracy, evaluate_logits
 
 
 @dataclass
@@ -98,8 +100,10 @@ def fit(model: nn.Module, distilled: DistilledSet, val: list[Data], test: list[D
     def evaluate(epoch: int, loss: float) -> None:
         nonlocal eval_time
         t0 = time.perf_counter()
-        val_m = evaluate_logits(predict(model, val_batches), y_val)
-        test_m = evaluate_logits(predict(model, test_batches), y_test)
+        val_logits, test_logits = predict(model, val_batches), predict(model, test_batches)
+        val_m, test_m = evaluate_logits(val_logits, y_val), evaluate_logits(test_logits, y_test)
+        val_m["acc_cal"], test_m["acc_cal"] = calibrated_accuracy(val_logits, y_val, test_logits,
+                                                                  y_test)
         eval_time += time.perf_counter() - t0
         history.append({"epoch": epoch, "loss": loss,
                         **{f"val_{k}": v for k, v in val_m.items()},

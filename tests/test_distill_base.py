@@ -8,16 +8,15 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from mirage.data import FeatureSpec, GraphDataset
+from mirage.data import FeatureSpec, TrainSplit
 from mirage.distill.base import DistilledSet, build_distiller, nbytes
 from mirage.errors import ConfigError
 from mirage.pipeline import artifact_key
 from mirage.synthetic import make_graphs
 
 
-def _dataset(n: int = 60) -> GraphDataset:
-    graphs = make_graphs(n, 10, 3, seed=0)
-    return GraphDataset("toy", graphs, graphs[:5], graphs[:5], 2, FeatureSpec((3,)), "h")
+def _dataset(n: int = 60) -> TrainSplit:
+    return TrainSplit("toy", make_graphs(n, 10, 3, seed=0), 2, FeatureSpec((3,)))
 
 
 def test_nbytes_counts_trainer_tensors() -> None:
@@ -64,7 +63,10 @@ def test_random_keeps_gpc_per_class() -> None:
 def test_full_is_the_training_split() -> None:
     data = _dataset()
     out = build_distiller("full").distill(data, seed=0)
-    assert out.num_graphs == len(data.train) and out.nbytes() == nbytes(data.train)
+    assert [id(g) for g in out.samples] == [id(g) for g in data.graphs]  # the graphs themselves
+    # Counted by hand: x [n, 1] and y [1] int64, edge_index [2, e] int64.
+    expected = sum(8 * (g.num_nodes + 1 + 2 * g.edge_index.size(1)) for g in data.graphs)
+    assert out.nbytes() == expected
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "x", True])

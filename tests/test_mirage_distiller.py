@@ -15,7 +15,7 @@ import torch
 from omegaconf import OmegaConf
 from torch_geometric.data import Data
 
-from mirage.data import FeatureSpec, GraphDataset
+from mirage.data import FeatureSpec, TrainSplit
 from mirage.distill.base import DistilledSet, build_distiller
 from mirage.distill.distiller import Mirage, min_support
 from mirage.errors import ConfigError
@@ -34,7 +34,7 @@ def make_graph(edges: list[tuple[int, int]], x: list[int], cls: int,
     return g
 
 
-def synthetic(sizes: tuple[int, ...] = (10, 12, 14), seed: int = 0) -> GraphDataset:
+def synthetic(sizes: tuple[int, ...] = (10, 12, 14), seed: int = 0) -> TrainSplit:
     """Small random trees over labels 0..1 (mostly 0) and edge labels 0..1 (mostly 0). Class c
     also holds a marker node labelled 2 + c joined to node 0 (label 0) by an edge labelled 0, and
     one isolated node."""
@@ -48,9 +48,8 @@ def synthetic(sizes: tuple[int, ...] = (10, 12, 14), seed: int = 0) -> GraphData
             edge_labels = [*(rng.random(n - 1) < 0.2).astype(int).tolist(), 0]
             graphs.append(make_graph(edges, x, cls, edge_labels))
     order = rng.permutation(len(graphs))
-    return GraphDataset(name="synthetic", train=[graphs[i] for i in order], val=[], test=[],
-                        num_classes=len(sizes), features=FeatureSpec((2 + len(sizes),), 0, (2,)),
-                        split_hash="test")
+    return TrainSplit(name="synthetic", graphs=[graphs[i] for i in order],
+                      num_classes=len(sizes), features=FeatureSpec((2 + len(sizes),), 0, (2,)))
 
 
 # ----------------------------------------------------------------------------- reference
@@ -82,10 +81,10 @@ def sample_forms(sample: Data) -> tuple[tuple, ...]:
     return tuple(sorted(form(int(r)) for r in np.flatnonzero(sample.pool_mask.numpy())))
 
 
-def brute_force(data: GraphDataset, depth: int, thresholds: dict[int, int], max_size: int,
+def brute_force(data: TrainSplit, depth: int, thresholds: dict[int, int], max_size: int,
                 cross_class_filter: bool) -> Counter:
     """(class, support, sorted tree forms) of every sample Mirage should return."""
-    transactions = {c: [node_forms(g, depth) for g in data.train if int(g.y) == c]
+    transactions = {c: [node_forms(g, depth) for g in data.graphs if int(g.y) == c]
                     for c in thresholds}
 
     def support(cls: int, itemset: tuple) -> int:
@@ -129,7 +128,7 @@ def test_multiclass_matches_brute_force(hops: int, cross_class_filter: bool) -> 
     dropped = sum(out.meta["classes"][str(c)]["frequent_itemsets"] for c in range(3)) - len(
         out.samples)
     assert (dropped > 0) == cross_class_filter
-    assert out.meta["isolated_nodes"] == len(data.train)
+    assert out.meta["isolated_nodes"] == len(data.graphs)
 
 
 def test_sample_layout_and_tree_structure() -> None:
@@ -138,7 +137,7 @@ def test_sample_layout_and_tree_structure() -> None:
     out = Mirage(hops=hops, threshold=0.3, max_size=3).distill(data, seed=0)
     assert out.sampling == "uniform" and len(out.support) == out.num_graphs > 0
     for g, support in zip(out.samples, out.support, strict=True):
-        assert g.x.dtype == torch.long and g.x.size(1) == data.train[0].x.size(1)
+        assert g.x.dtype == torch.long and g.x.size(1) == data.graphs[0].x.size(1)
         assert g.edge_attr.dtype == torch.long and g.edge_attr.size(1) == 1
         assert g.edge_attr.size(0) == g.edge_index.size(1)
         assert g.pool_mask.dtype == torch.bool and g.pool_mask.size(0) == g.num_nodes
@@ -167,7 +166,7 @@ def test_sample_layout_and_tree_structure() -> None:
 
 def test_carry_degree_stores_source_degrees() -> None:
     star = make_graph([(0, 1), (0, 2), (0, 3)], [0, 1, 1, 1], 0)  # centre 0, leaves labelled 1
-    data = GraphDataset("stars", [star] * 4, [], [], 1, FeatureSpec((2,)), "test")
+    data = TrainSplit("stars", [star] * 4, 1, FeatureSpec((2,)))
     out = Mirage(hops=1, threshold=1, max_size=1, carry_degree=True).distill(data, seed=0)
     by_root = {int(g.x[g.pool_mask].item()): g for g in out.samples}
     assert sorted(by_root[0].deg.tolist()) == [1, 1, 1, 3]  # centre + its leaves
@@ -284,7 +283,7 @@ def test_frequency_sampling_and_save_load_round_trip(tmp_path: Path) -> None:
 
 def test_continuous_features_travel_with_the_trees() -> None:
     data = synthetic()
-    for g in data.train:
+    for g in data.graphs:
         g.x_cont = g.x.float() * 10.0
     out = Mirage(hops=1, threshold=0.3).distill(data, seed=0)
     for g in out.samples:

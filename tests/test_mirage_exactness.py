@@ -9,7 +9,7 @@ import torch
 from omegaconf import OmegaConf
 from torch_geometric.data import Batch, Data
 
-from mirage.data import FeatureSpec, GraphDataset
+from mirage.data import FeatureSpec, TrainSplit
 from mirage.distill.distiller import Mirage
 from mirage.distill.trees import computation_tree, union_of
 from mirage.models import build_model
@@ -113,7 +113,7 @@ def distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def test_distilled_roots_match_their_source_nodes(conv: str, carry_degree: bool) -> None:
     graphs = random_graphs(1, count=30)
-    data = GraphDataset("random", graphs, [], [], 2, FEATURES, "test")
+    data = TrainSplit("random", graphs, 2, FEATURES)
     out = Mirage(hops=2, threshold=1, max_size=1, carry_degree=carry_degree).distill(data, 0)
     model = make_model(conv, 2)
     full = model.node_embeddings(Batch.from_data_list(graphs))

@@ -26,7 +26,7 @@ import pytest
 from omegaconf import OmegaConf
 from torch_geometric.data import Data
 
-from mirage.data import GraphDataset, load_dataset
+from mirage.data import TrainSplit, load_dataset
 from mirage.distill.distiller import Mirage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,9 +107,9 @@ def pattern_key(cls: int, support: int, forms: list[tuple]) -> tuple:
 @pytest.fixture(scope="module")
 def reference_run(shared_cache: Path):
     """(reference JSON, training set of the official run) for a dataset key."""
-    cache: dict[str, tuple[dict, GraphDataset]] = {}
+    cache: dict[str, tuple[dict, TrainSplit]] = {}
 
-    def get(key: str) -> tuple[dict, GraphDataset]:
+    def get(key: str) -> tuple[dict, TrainSplit]:
         if key not in cache:
             ref = json.loads((REFERENCE / f"{key}.json").read_text())
             data = load_dataset(OmegaConf.create(DATASETS[key]), DATA_ROOT, shared_cache)
@@ -118,15 +118,13 @@ def reference_run(shared_cache: Path):
                 by_index.update(zip(data.info["split"][part], getattr(data, part), strict=True))
             train = [by_index[i] for i in ref["split"]["train_indices"]]
             assert len(train) == ref["split"]["num_train_graphs"]
-            cache[key] = ref, GraphDataset(name=key, train=train, val=[], test=[],
-                                           num_classes=data.num_classes, features=data.features,
-                                           split_hash="official")
+            cache[key] = ref, TrainSplit(key, train, data.num_classes, data.features)
         return cache[key]
 
     return get
 
 
-def _distill(ref: dict, data: GraphDataset, cross_class_filter: bool):
+def _distill(ref: dict, data: TrainSplit, cross_class_filter: bool):
     thresholds = {int(c): t for c, t in ref["thresholds"].items()}
     return Mirage(hops=ref["hops"], threshold=thresholds, max_size=None,
                   cross_class_filter=cross_class_filter).distill(data, seed=0)
@@ -180,7 +178,7 @@ def test_nci1_unfiltered_patterns(reference_run) -> None:
     # graphs, above the threshold 440, so the official output should have had it).
     tree = missed[2][0]
     for cls, support in (NCI1_MISSED_BY_OFFICIAL, NCI1_SAME_TREE_IN_CLASS_1):
-        graphs = [g for g in data.train if int(g.y) == cls]
+        graphs = [g for g in data.graphs if int(g.y) == cls]
         assert sum(tree in node_forms(g, ref["hops"]) for g in graphs) == support
     assert pattern_key(*NCI1_SAME_TREE_IN_CLASS_1, [tree]) in theirs
 

@@ -1,8 +1,8 @@
 """The one interface every distiller implements, and the set it returns.
 
-A distiller sees the training split only (never validation or test, so no leakage by
-construction) and returns a :class:`DistilledSet`: a list of PyG ``Data`` samples in the dataset's
-own feature layout (see :mod:`mirage.data`). A sample may carry
+A distiller sees a :class:`~mirage.data.TrainSplit` only: the training graphs, never validation
+or test (no leakage by construction). It returns a :class:`DistilledSet`: a list of PyG ``Data``
+samples in the dataset's own feature layout (see :mod:`mirage.data`). A sample may carry
 
 * ``pool_mask``: ``BoolTensor [num_nodes]``, the nodes the readout pools over (Mirage: tree roots);
 * ``weight``: ``FloatTensor [1]``, a per-sample loss weight;
@@ -25,7 +25,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-from mirage.data import GraphDataset
+from mirage.data import TrainSplit
 from mirage.errors import ConfigError
 
 # The tensors a trainer needs; the byte accounting counts exactly these.
@@ -115,8 +115,8 @@ class Distiller(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def distill(self, data: GraphDataset, seed: int) -> DistilledSet:
-        """Distill ``data.train`` (only); ``seed`` makes any randomness reproducible."""
+    def distill(self, train: TrainSplit, seed: int) -> DistilledSet:
+        """Distill ``train.graphs``; ``seed`` makes any randomness reproducible."""
 
 
 DISTILLERS: dict[str, Callable[..., Distiller]] = {}

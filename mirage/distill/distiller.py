@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from mirage.data import GraphDataset
+from mirage.data import TrainSplit
 from mirage.distill.base import DistilledSet, Distiller, positive_int, register
 from mirage.distill.mining import Itemset, TransactionDB
 from mirage.distill.trees import ComputationTree, GraphUnion, computation_tree, tree_ids, union_of
@@ -117,10 +117,10 @@ class Mirage(Distiller):
             return min_support(self.threshold[cls], num_graphs)
         return min_support(self.threshold, num_graphs)
 
-    def distill(self, data: GraphDataset, seed: int) -> DistilledSet:
-        """Mine ``data.train``; deterministic, so ``seed`` is unused."""
-        if not data.train:
-            raise DataError(f"dataset '{data.name}' has no training graphs to distill")
+    def distill(self, train: TrainSplit, seed: int) -> DistilledSet:
+        """Mine ``train.graphs``; deterministic, so ``seed`` is unused."""
+        if not train.graphs:
+            raise DataError(f"dataset '{train.name}' has no training graphs to distill")
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -130,8 +130,8 @@ class Mirage(Distiller):
             timings[phase] = round(now - clock, 4)
             clock = now
 
-        union = union_of(data.train)
-        graph_class = torch.cat([g.y.view(-1) for g in data.train]).numpy()
+        union = union_of(train.graphs)
+        graph_class = torch.cat([g.y.view(-1) for g in train.graphs]).numpy()
         lap("union")
         ids = tree_ids(union.node_label, union.edge_label, union.in_edges, self.hops)
         lap("trees")
@@ -139,7 +139,7 @@ class Mirage(Distiller):
         # One transaction per graph of a class; its items: trees of its non-isolated nodes.
         node_class = np.where(union.isolated, -1, graph_class[union.node_graph])
         dbs, thresholds, mined, stats = {}, {}, {}, {}
-        for cls in range(data.num_classes):
+        for cls in range(train.num_classes):
             in_class = graph_class == cls
             tx_of_graph = np.cumsum(in_class) - 1
             nodes = np.flatnonzero(node_class == cls)
