@@ -32,7 +32,7 @@ import pandas as pd
 from experiments.paper_numbers import lookup
 
 KEYS = ["dataset", "distiller", "model"]
-HP_PREFIXES = ("distiller.", "model.", "train.")
+HP_PREFIXES = ("dataset.", "distiller.", "model.", "train.")
 NUMERIC = ["seed", "val_auc", "test_auc", "test_acc", "best_epoch", "distill_time_s",
            "train_time_s", "distilled_graphs", "distilled_bytes", "compression_ratio"]
 TOP_K = 5

@@ -145,8 +145,8 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
     """
     validate(cfg)
     plain = OmegaConf.to_container(cfg, resolve=True)
-    hparams = {**flatten(plain["distiller"], "distiller"), **flatten(plain["model"], "model"),
-               **flatten(plain["train"], "train")}
+    hparams = {**flatten(plain["dataset"], "dataset"), **flatten(plain["distiller"], "distiller"),
+               **flatten(plain["model"], "model"), **flatten(plain["train"], "train")}
     base = {
         "dataset": cfg.dataset.name, "distiller": cfg.distiller.name, "model": cfg.model.name,
         "config_hash": stable_hash(

@@ -2,7 +2,7 @@
 
 Every run writes one :class:`Row` per evaluation seed, failed runs included (``status='failed'``
 with the error). The CSV header is the dataclass's fields followed by the flattened hyperparameters
-(``distiller.*``, ``model.*``, ``train.*``); appends hold an exclusive file lock, so the processes
+(``dataset.*``, ``distiller.*``, ``model.*``, ``train.*``); appends hold an exclusive file lock, so the processes
 of a parallel sweep never interleave or lose rows.
 """
 
