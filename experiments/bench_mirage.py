@@ -23,8 +23,13 @@ Per dataset the child
    and batch size) and takes the median epoch time.
 
 The row's ``epoch_over_distill`` is ``epoch_s / distill_median_s``: how many distillations one
-epoch of full-data training pays for. One CSV row per dataset goes to ``--out`` and a markdown
-table to ``--out`` with suffix ``.md`` (and to stdout).
+epoch of full-data training pays for. ``mining_single_path_s`` times the miner's worst case of
+``tests/test_mining.py::test_single_path_does_not_explode`` (one 25-item transaction 25 times,
+where only the size and pattern caps stop 2**25 - 1 itemsets); the test checks the results, the
+benchmark the time (a few milliseconds; seconds mean the caps no longer prune).
+
+One CSV row per dataset goes to ``--out`` and a markdown table to ``--out`` with suffix ``.md``
+(and to stdout).
 """
 
 from __future__ import annotations
@@ -107,6 +112,21 @@ def machine_info() -> dict[str, Any]:
             "num_threads": torch.get_num_threads()}
 
 
+def time_single_path_mining(items: int = 25, repeats: int = 5) -> float:
+    """Median seconds to mine ``items`` copies of one ``items``-item transaction at support 1:
+    every itemset of up to 3 items, then the 100 best with no size cap (the tested case)."""
+    from mirage.distill.mining import frequent_itemsets
+
+    transactions = [set(range(items))] * items
+    seconds = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        frequent_itemsets(transactions, 1, max_size=3)
+        frequent_itemsets(transactions, 1, max_patterns=100)
+        seconds.append(time.perf_counter() - t0)
+    return statistics.median(seconds)
+
+
 def measure(dataset: str, repeats: int, epochs: int, device_name: str,
             overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Everything one CSV row reports about ``dataset``; run it in a fresh process."""
@@ -173,6 +193,7 @@ def measure(dataset: str, repeats: int, epochs: int, device_name: str,
         "batch_size": cfg.train.batch_size, "lr": cfg.train.lr, "epochs_timed": epochs,
         "epoch_s": statistics.median(epoch_s),
         "epoch_over_distill": statistics.median(epoch_s) / median,
+        "mining_single_path_s": time_single_path_mining(),
         "device": str(device), **machine_info(),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -229,6 +250,10 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
                      f"{info['num_threads']} torch thread(s), device {info['device']}; "
                      f"{info['repeats']} distillation(s), median of {info['epochs_timed']} "
                      "GIN epoch(s) on the full training split.")
+        if "mining_single_path_s" in info:
+            lines.append("")
+            lines.append("Mining, single-path worst case (25 x one 25-item transaction, "
+                         f"capped): {_fmt(info['mining_single_path_s'])} s (median of 5).")
     return "\n".join(lines) + "\n"
 
 

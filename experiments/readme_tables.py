@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 BLOCK = re.compile(r"(<!-- table: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.DOTALL)
@@ -29,14 +30,26 @@ def table_lines(path: Path) -> str:
     return "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("|"))
 
 
-def sync(readme: Path, check: bool) -> list[str]:
-    """Fill (or with ``check``, compare) every table block; return the paths of stale blocks."""
+def sync(readme: Path, check: bool, sources: Mapping[str, Path] | None = None) -> list[str]:
+    """Fill (or with ``check``, compare) every table block; return the paths of stale blocks.
+
+    A block's table is read from the file it names (relative to the README), or, with
+    ``sources``, from ``sources[name]`` (freshly generated tables; a name missing there is an
+    error, since no command makes that table).
+    """
     root = readme.parent
     text = readme.read_text()
     stale: list[str] = []
 
+    def source(name: str) -> Path:
+        if sources is None:
+            return root / name
+        if name not in sources:
+            raise FileNotFoundError(f"README table block names {name}, which no command builds")
+        return sources[name]
+
     def fill(match: re.Match[str]) -> str:
-        fresh = table_lines(root / match["path"])
+        fresh = table_lines(source(match["path"]))
         if match["body"] != fresh:
             stale.append(match["path"])
         return match.group(1) + fresh + match.group(4)

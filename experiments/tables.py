@@ -33,20 +33,30 @@ from experiments.paper_numbers import lookup
 
 KEYS = ["dataset", "distiller", "model"]
 HP_PREFIXES = ("dataset.", "distiller.", "model.", "train.")
-NUMERIC = ["seed", "val_auc", "test_auc", "test_acc", "best_epoch", "distill_time_s",
+NUMERIC = ["seed", "val_auc", "test_auc", "test_acc", "val_acc_cal", "test_acc_cal", "best_epoch",
+           "distill_time_s",
            "train_time_s", "distilled_graphs", "distilled_bytes", "compression_ratio"]
 TOP_K = 5
 DDOF = 0
 
 
-def load_runs(*paths: Path) -> pd.DataFrame:
+def load_runs(*paths: Path, labels: Sequence[str] | None = None) -> pd.DataFrame:
     """The pooled rows of harness CSVs: numeric metric columns as floats, everything else as
-    strings (a column one file lacks is ``''`` in its rows)."""
+    strings (a column one file lacks is ``''`` in its rows). Column ``source`` holds each row's
+    file, or its label from ``labels`` (one per path)."""
     for path in paths:
         if not path.exists():
             raise SystemExit(f"no such results file: {path}")
-    frames = [pd.read_csv(path, dtype=str, keep_default_na=False) for path in paths]
+    frames = [pd.read_csv(path, dtype=str, keep_default_na=False).assign(source=label)
+              for path, label in zip(paths, labels or map(str, paths), strict=True)]
     return normalize(pd.concat(frames, ignore_index=True).fillna(""))
+
+
+def runs_argument(text: str) -> tuple[str, Path]:
+    """``[LABEL=]PATH`` of ``--runs``: the label (default: the path) names the file's rows in
+    column ``source``."""
+    label, sep, path = text.partition("=")
+    return (label, Path(path)) if sep and "/" not in label else (text, Path(text))
 
 
 def normalize(df: pd.DataFrame) -> pd.DataFrame:
@@ -119,6 +129,8 @@ def summarize(df: pd.DataFrame, group_by: Sequence[str] = ()) -> pd.DataFrame:
                        pool=first.get("model.pool"))
         rec["paper"] = "; ".join(p.label() for p in paper)
         rec["test_acc_mean"], rec["test_acc_std"] = mean_std(ok["test_acc"])
+        rec["test_acc_cal_mean"], rec["test_acc_cal_std"] = mean_std(
+            ok["test_acc_cal"] if "test_acc_cal" in ok else pd.Series(dtype=float))
         for col in ("compression_ratio", "distilled_graphs", "distilled_bytes"):
             rec[col] = _median(ok, col)
         rec["distill_time_s_median"] = _median(ok, "distill_time_s")
@@ -202,12 +214,14 @@ def summary_markdown(table: pd.DataFrame) -> str:
     """The summary table formatted for reading, followed by the failures if any."""
     settings = list(table.columns[: table.columns.get_loc("n")])
     header = [*settings, "n", "failed", "test AUC %", "top-5 AUC %", "paper AUC %",
-              "test acc %", "compression ×", "graphs", "bytes", "distill s (median)",
-              "train s (median)", "best epoch (median)", "cache hit"]
+              "test acc %", "test acc cal %", "compression ×", "graphs", "bytes",
+              "distill s (median)", "train s (median)", "best epoch (median)", "cache hit"]
     rows = [[*(r[c] for c in settings), r["n"], r["failed"],
              _pm(r["test_auc_mean"], r["test_auc_std"]),
              _pm(r["top5_auc_mean"], r["top5_auc_std"]), r["paper"],
-             _pm(r["test_acc_mean"], r["test_acc_std"]), _num(r["compression_ratio"], ".1f"),
+             _pm(r["test_acc_mean"], r["test_acc_std"]),
+             _pm(r["test_acc_cal_mean"], r["test_acc_cal_std"]),
+             _num(r["compression_ratio"], ".1f"),
              _num(r["distilled_graphs"], ".0f"), _num(r["distilled_bytes"], ".0f"),
              _num(r["distill_time_s_median"], ".2f"), _num(r["train_time_s_median"], ".2f"),
              _num(r["best_epoch_median"], "g"), "yes" if r["cache_hit"] else "no"]
@@ -236,7 +250,9 @@ def ablation_markdown(table: pd.DataFrame, column: str, values: Sequence[str]) -
     return markdown_table(header, rows)
 
 
-LEGEND = ("Test ROC-AUC / accuracy in %, mean ± std (ddof 0) over all ok seeds; top-5: the paper's "
+LEGEND = ("Test ROC-AUC / accuracy in %, mean ± std (ddof 0) over all ok seeds; acc cal: accuracy "
+          "under the decision rule fitted on validation (threshold / per-class logit offsets; "
+          "blank for rows written before it existed); top-5: the paper's "
           "protocol (5 best runs by val AUC, needs n >= 5); paper: Mirage paper main table, "
           "second-hand (`paper`), or the official code's logs (`official-logs`), see "
           "experiments/paper_numbers.py; compression, graphs, bytes: median over ok rows; "
@@ -255,8 +271,14 @@ def column_value(option: str, text: str, valid: Callable[[str], bool],
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point: write ``<out>/<name>.md`` and ``<out>/<name>.csv``."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=Path, nargs="+", default=[Path("results/runs.csv")],
-                    help="one or more runs.csv files; their rows are pooled")
+    ap.add_argument("--runs", type=runs_argument, nargs="+",
+                    default=[runs_argument("results/runs.csv")], metavar="[LABEL=]PATH",
+                    help="one or more runs.csv files; their rows are pooled (column source: the "
+                         "LABEL, else the path)")
+    ap.add_argument("--ignore", nargs="+", default=[], metavar="PREFIX",
+                    help="after filtering, drop the columns starting with PREFIX: settings that "
+                         "differ only there are pooled (e.g. dataset. for rows written before it "
+                         "was recorded)")
     ap.add_argument("--out", type=Path, default=Path("results/tables"))
     ap.add_argument("--name", default=None,
                     help="file stem (default: summary, or ablation_<column> with --ablation)")
@@ -274,8 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="one column per value of COLUMN (e.g. distiller.hops)")
     args = ap.parse_args(argv)
 
-    df = load_runs(*args.runs)
-    sources = ", ".join(f"`{path}`" for path in args.runs)
+    labels, paths = zip(*args.runs, strict=True)
+    df = load_runs(*paths, labels=labels)
+    sources = ", ".join(f"`{label}`" if label == str(path) else f"{label} = `{path}`"
+                        for label, path in args.runs)
     for key in KEYS:
         if keep := getattr(args, key):
             df = df[df[key].isin(keep)]
@@ -290,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         df = df[df[column].astype(str) == value]
     if df.empty:
         raise SystemExit(f"no rows left in {sources} after filtering")
+    df = df.drop(columns=[c for c in df.columns if c.startswith(tuple(args.ignore))])
     if args.ablation:
         table, values = ablation(df, args.ablation)
         name = args.name or f"ablation_{args.ablation}"

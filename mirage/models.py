@@ -136,8 +136,8 @@ class GNN(nn.Module):
 
     def node_embeddings(self, data: Any) -> Tensor:
         """Node embeddings ``[N, hidden]``: the last layer's, or (``jk='sum'``) the sum of the input
-        encoding and every layer's output. Both stay exact on computation trees: each layer's
-        root embedding is."""
+        encoding and every layer's output. On computation trees both equal the full graph's root
+        embeddings wherever each layer's are (GIN, GAT; GCN only with ``deg``)."""
         h = self.encoder(data.x, data.get("x_cont"))
         total = h
         edge_index = data.edge_index

@@ -1,9 +1,9 @@
 """The one result-record schema, its CSV sink and its Weights & Biases mirror.
 
 Every run writes one :class:`Row` per evaluation seed, failed runs included (``status='failed'``
-with the error). The CSV header is the dataclass's fields followed by the flattened hyperparameters
-(``dataset.*``, ``distiller.*``, ``model.*``, ``train.*``); appends hold an exclusive file lock, so the processes
-of a parallel sweep never interleave or lose rows.
+with the error). The CSV header is the dataclass's fields followed by the flattened configuration
+(``dataset.*``, ``distiller.*``, ``model.*``, ``train.*``); appends hold an exclusive file lock, so
+the processes of a parallel sweep never interleave or lose rows.
 """
 
 from __future__ import annotations

@@ -8,37 +8,8 @@ import pytest
 import torch
 from conftest import compose_cfg, data_root
 
-from mirage.data import load_dataset, random_split, split_hash, stable_permutation
-from mirage.errors import DataError
-
-
-def test_stable_permutation_is_fixed() -> None:
-    # SplitMix64's published first outputs for seed 0, then a pinned permutation: the split
-    # must never change with library versions.
-    from mirage.data import _splitmix64
-
-    state, first = _splitmix64(0)
-    assert first == 0xE220A8397B1DCDAF and _splitmix64(state)[1] == 0x6E789E6AA1B965F4
-    assert stable_permutation(10, 0) == [6, 3, 2, 9, 8, 1, 4, 7, 0, 5]
-    assert sorted(stable_permutation(1000, 3)) == list(range(1000))
-    assert stable_permutation(50, 1) != stable_permutation(50, 2)
-
-
-@pytest.mark.parametrize("n", [10, 188, 4110, 1001])
-def test_random_split_protocol(n: int) -> None:
-    s = random_split(n, seed=0, test_frac=0.1, val_frac=0.1)
-    n_test = -(-n // 10)
-    assert len(s["test"]) == n_test and len(s["val"]) == n_test
-    assert sorted(s["train"] + s["val"] + s["test"]) == list(range(n))
-    perm = stable_permutation(n, 0)  # test = first ceil(n/10) of the shuffle, val = next
-    assert s["test"] == sorted(perm[:n_test])
-    assert s["val"] == sorted(perm[n_test: 2 * n_test])
-
-
-def test_split_hash_changes_with_split() -> None:
-    a, b = random_split(100, 0, 0.1, 0.1), random_split(100, 1, 0.1, 0.1)
-    assert split_hash(a) == split_hash(random_split(100, 0, 0.1, 0.1))
-    assert split_hash(a) != split_hash(b)
+from mirage.data import load_dataset
+from mirage.errors import ConfigError, DataError
 
 
 def test_mutag_features_and_split(shared_cache: Path) -> None:
@@ -72,7 +43,7 @@ def test_ogb_official_split(shared_cache: Path) -> None:
 
 
 def _write_tu(folder: Path, name: str, graphs: list[list[tuple[int, int]]], labels: list[int],
-              node_attr: bool) -> None:
+              node_attr: bool, node_labels: list[int] | None = None) -> None:
     """A minimal TU-format dataset nobody has tuned for (no node labels)."""
     raw = folder / "TU" / name / "raw"
     raw.mkdir(parents=True)
@@ -89,6 +60,8 @@ def _write_tu(folder: Path, name: str, graphs: list[list[tuple[int, int]]], labe
     (raw / f"{name}_graph_labels.txt").write_text("\n".join(map(str, labels)) + "\n")
     if node_attr:
         (raw / f"{name}_node_attributes.txt").write_text("\n".join(attrs) + "\n")
+    if node_labels is not None:
+        (raw / f"{name}_node_labels.txt").write_text("\n".join(map(str, node_labels)) + "\n")
 
 
 @pytest.mark.parametrize("node_attr", [False, True])
@@ -124,3 +97,23 @@ def test_corrupt_data_names_path(tmp_path: Path) -> None:
     cfg = compose_cfg(["dataset=tu", "dataset.name=BROKEN"]).dataset
     with pytest.raises(DataError, match="BROKEN"):
         load_dataset(cfg, tmp_path, tmp_path / "cache")
+
+
+def test_keep_node_labels_maps_raw_labels(tmp_path: Path) -> None:
+    """DD's option (the original code keeps 16 residue labels): kept raw labels become 1..k in
+    the order given, every other label 0. Raw labels here start at 3, so PyG's index is raw - 3."""
+    graphs = [[(0, 1), (1, 2)], [(0, 1), (1, 2), (2, 0)]] * 5
+    raw = [3, 5, 7, 4, 6, 9] * 5  # three nodes per graph
+    _write_tu(tmp_path / "src", "LAB", graphs, [0, 1] * 5, node_attr=False, node_labels=raw)
+    plain = load_dataset(compose_cfg(["dataset=tu", "dataset.name=LAB"]).dataset,
+                         tmp_path / "src", tmp_path / "cache")
+    kept = load_dataset(compose_cfg(["dataset=tu", "dataset.name=LAB",
+                                     "dataset.keep_node_labels=[9,5]"]).dataset,
+                        tmp_path / "src", tmp_path / "cache")
+    assert plain.features.node_cardinalities == (7,) and kept.features.node_cardinalities == (3,)
+    expected = {3: 0, 4: 0, 5: 2, 6: 0, 7: 0, 9: 1}
+    for a, b in zip(plain.train, kept.train, strict=True):
+        assert b.x.view(-1).tolist() == [expected[int(v) + 3] for v in a.x.view(-1)]
+    with pytest.raises(ConfigError, match="keep_node_labels"):
+        load_dataset(compose_cfg(["dataset=imdb_b", "dataset.keep_node_labels=[1]"]).dataset,
+                     data_root(), tmp_path / "cache2")

@@ -19,13 +19,13 @@ def test_full_gin_on_mutag_learns(run_cfg) -> None:
                   "seeds=[0,1]")
     rows = run(cfg)
     assert [r["status"] for r in rows] == ["ok", "ok"]
-    # 19 test graphs, 2:1 classes: the majority class scores 0.63; a trained GIN beats it clearly.
-    mean_acc = sum(r["test_acc"] for r in rows) / 2
-    assert mean_acc >= 0.75, rows
+    # 19 test graphs, 13 of class 1: the majority class scores 13/19; a trained GIN beats it.
+    assert sum(r["test_acc"] for r in rows) / 2 > 13 / 19, rows
     assert all(r["test_auc"] > 0.8 for r in rows)
     assert rows[0]["compression_ratio"] == pytest.approx(1.0)
     csv = read_rows(Path(cfg.results_dir) / "runs.csv")
-    assert len(csv) == 2 and csv[0]["split_hash"] and csv[0]["config_hash"]
+    assert [float(r["test_auc"]) for r in csv] == [r["test_auc"] for r in rows]
+    assert {r["split_hash"] for r in csv} == {"c1c3694244b3"}  # MUTAG's committed split
 
 
 def test_random_then_cache_hit(run_cfg, tmp_path: Path) -> None:
@@ -85,10 +85,12 @@ def test_multirun_sweep_survives_a_failure(tmp_path: Path) -> None:
 
 def test_mirage_distils_once_for_every_model(run_cfg, tmp_path: Path) -> None:
     cache = f"cache_dir={tmp_path / 'own_cache'}"
-    rows = [run(run_cfg("distiller=mirage", f"model={m}", "train.epochs=3", "seeds=[0]", cache))[0]
+    rows = [run(run_cfg("distiller=mirage", f"model={m}", "train.epochs=10", "seeds=[0]",
+                        cache))[0]
             for m in ("gcn", "gin", "gat")]
     assert [r["cache_hit"] for r in rows] == [False, True, True]
     assert len({r["distill_time_s"] for r in rows}) == 1
     assert all(r["status"] == "ok" and r["compression_ratio"] > 10 for r in rows)
-    # Trees pool only their roots, yet evaluation is on the real graphs: the metric is defined.
-    assert all(0.0 <= r["test_auc"] <= 1.0 for r in rows)
+    # Trained on a handful of trees pooled at their roots, every model still ranks the real test
+    # graphs far better than chance (AUC 0.5; all three reach about 0.95 here).
+    assert all(r["test_auc"] > 0.85 for r in rows), rows

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import numpy as np
 import pytest
@@ -54,8 +53,6 @@ def test_max_patterns_keeps_the_best_ranked(seed: int, max_patterns: int) -> Non
         expected = brute_force(transactions, 2, max_size)[:max_patterns]
         got = frequent_itemsets(transactions, 2, max_size, max_patterns)
         assert as_pairs(got) == expected
-        supports = [s.support for s in got]
-        assert supports == sorted(supports, reverse=True)
 
 
 def test_max_patterns_prunes_open_itemsets_correctly() -> None:
@@ -71,12 +68,16 @@ def test_ties_are_broken_by_size_then_items() -> None:
     transactions = [{1, 2, 3}, {1, 2, 3}]
     got = frequent_itemsets(transactions, 2, max_patterns=5)
     assert [s.items for s in got] == [(1,), (2,), (3,), (1, 2), (1, 3)]
-    assert got == sorted(got, key=rank_key)
+    # rank_key orders by support first: a rarer single item comes after a frequent pair.
+    mixed = [Itemset((3,), 2), Itemset((1, 2), 5), Itemset((2,), 5), Itemset((1,), 5),
+             Itemset((0, 4), 2)]
+    assert [(s.items, s.support) for s in sorted(mixed, key=rank_key)] == [
+        ((1,), 5), ((2,), 5), ((1, 2), 5), ((3,), 2), ((0, 4), 2)]
 
 
 def test_single_path_does_not_explode() -> None:
+    # Its wall time is measured by experiments/bench_mirage.py (column mining_single_path_s).
     transactions = [set(range(25))] * 25
-    start = time.perf_counter()
     got = frequent_itemsets(transactions, 1, max_size=3)
     assert len(got) == math.comb(25, 1) + math.comb(25, 2) + math.comb(25, 3)
     assert all(s.support == 25 for s in got)
@@ -84,7 +85,6 @@ def test_single_path_does_not_explode() -> None:
     top = frequent_itemsets(transactions, 1, max_patterns=100)
     assert [s.items for s in top[:25]] == [(i,) for i in range(25)]
     assert top[25:] == [Itemset(p, 25) for p in itertools.combinations(range(25), 2)][:75]
-    assert time.perf_counter() - start < 2.0
 
 
 def test_transactions_are_sets_and_items_arbitrary() -> None:

@@ -98,6 +98,11 @@ def sample_tree_forms(sample: Data) -> list[tuple]:
     return [form(int(r)) for r in np.flatnonzero(sample.pool_mask.numpy())]
 
 
+def form_depth(form: tuple) -> int:
+    """Depth of a tree form: 0 for a lone root."""
+    return 1 + max(form_depth(child) for _, child in form[1]) if form[1] else 0
+
+
 def pattern_key(cls: int, support: int, forms: list[tuple]) -> tuple:
     return cls, support, tuple(sorted(forms))
 
@@ -116,8 +121,8 @@ def reference_run(shared_cache: Path):
             by_index = {}
             for part in ("train", "val", "test"):
                 by_index.update(zip(data.info["split"][part], getattr(data, part), strict=True))
+            # The tests check the class sizes of this split against the official run's.
             train = [by_index[i] for i in ref["split"]["train_indices"]]
-            assert len(train) == ref["split"]["num_train_graphs"]
             cache[key] = ref, TrainSplit(key, train, data.num_classes, data.features)
         return cache[key]
 
@@ -216,6 +221,5 @@ def test_molbace_same_samples_and_supports(reference_run) -> None:
         assert ours["transactions"] == stats["transactions"]
         assert ours["distinct_trees"] == stats["distinct_trees"]
         assert ours["frequent_itemsets"] == stats["frequent_patterns"]
-    # The reference forms really are depth-`hops` trees (so the comparison has teeth).
-    depths = {ref["hops"]}
-    assert set(ref["checks"]["tree_depths"]) == depths
+    # The matched trees really are depth-`hops` trees (so the comparison has teeth).
+    assert {form_depth(f) for key in _ours(out) for f in key[2]} == {ref["hops"]}

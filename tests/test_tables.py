@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments import readme_tables
+from experiments import make_tables, readme_tables
 from experiments.paper_numbers import PAPER_NUMBERS, lookup
 from experiments.tables import ablation, load_runs, main, summarize
 from mirage.records import Row, append_rows, row_dict
@@ -226,6 +226,54 @@ def test_readme_blocks_are_filled_from_their_files(tmp_path: Path) -> None:
         readme_tables.main(["--readme", str(readme)])
 
 
-def test_project_readme_tables_match_the_generated_tables() -> None:
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    assert readme_tables.sync(readme, check=True) == [], "run: bash experiments/make_tables.sh"
+def test_top5_is_ranked_by_validation_never_by_test(tmp_path: Path) -> None:
+    # Validation and test disagree completely: ranked by test, the top-5 would be seeds 0-4.
+    path = tmp_path / "runs.csv"
+    vals = [0.50 + 0.04 * s for s in range(10)]
+    append_rows(path, [row_dict(_ok("DD", "mirage", s, v, 1.0 - v), _hp("mirage"))
+                       for s, v in enumerate(vals)])
+    cell = summarize(load_runs(path)).iloc[0]
+    # Seeds 5-9 (val 0.70 .. 0.86) have test 0.30 .. 0.14.
+    assert cell["top5_auc_mean"] == pytest.approx(22.0)
+    assert cell["test_auc_mean"] == pytest.approx(32.0)
+
+
+def test_calibrated_accuracy_column(tmp_path: Path) -> None:
+    path = tmp_path / "runs.csv"
+    append_rows(path, [row_dict(_ok("DD", "mirage", s, 0.7, 0.8, test_acc_cal=c), _hp("mirage"))
+                       for s, c in enumerate([0.60, 0.70])])
+    assert main(["--runs", str(path), "--out", str(tmp_path / "t"), "--name", "cal"]) == 0
+    header, _, row = (tmp_path / "t" / "cal.md").read_text().splitlines()[4:7]
+    cells = dict(zip(header.split(" | "), row.split(" | "), strict=True))
+    assert cells["test acc %"] == "80.00 ± 0.00" and cells["test acc cal %"] == "65.00 ± 5.00"
+
+
+def test_labelled_sources_compare_studies(tmp_path: Path) -> None:
+    # Rows of an old study lack a column the new one records (dataset.*): --ignore pools them.
+    old, new = tmp_path / "old" / "runs.csv", tmp_path / "new" / "runs.csv"
+    append_rows(old, [row_dict(_ok("DD", "mirage", s, 0.7, 0.6), _hp("mirage")) for s in range(2)])
+    append_rows(new, [row_dict(_ok("DD", "mirage", s, 0.7, 0.8),
+                               {**_hp("mirage"), "dataset.split.file": "DD.json"})
+                      for s in range(3)])
+    out = tmp_path / "t"
+    assert main(["--runs", f"before={old}", f"after={new}", "--out", str(out), "--ignore",
+                 "dataset.", "--ablation", "source", "--name", "cmp"]) == 0
+    wide = pd.read_csv(out / "cmp.csv")
+    assert len(wide) == 1 and (wide.loc[0, "before:n"], wide.loc[0, "after:n"]) == (2, 3)
+    assert wide.loc[0, "before:auc_mean"] == pytest.approx(60.0)
+    assert wide.loc[0, "after:auc_mean"] == pytest.approx(80.0)
+
+
+def test_readme_and_committed_tables_are_what_the_committed_rows_regenerate(
+        tmp_path: Path) -> None:
+    """Every table is rebuilt here from the committed CSVs, then compared with the committed
+    tables and with the README blocks (a stale or hand-edited number fails)."""
+    fresh = make_tables.build(tmp_path)
+    root = Path(__file__).resolve().parents[1]
+    sources = {f"results/tables/{p.name}": p for p in fresh}
+    assert readme_tables.sync(root / "README.md", check=True, sources=sources) == [], \
+        "run: python -m experiments.make_tables"
+    for md in fresh:
+        for path in (md, md.with_suffix(".csv")):
+            committed = root / "results" / "tables" / path.name
+            assert committed.read_text() == path.read_text(), f"{committed} is stale"

@@ -25,6 +25,37 @@ def test_best_is_the_earliest_maximum_and_skips_nan() -> None:
                  "val_auc")["epoch"] == 1
 
 
+def _flipped(graphs: list) -> list:
+    """The same graphs with the other binary label: every test metric mirrors validation's."""
+    out = [copy.copy(g) for g in graphs]
+    for g in out:
+        g.y = 1 - g.y
+    return out
+
+
+def test_reported_epoch_is_chosen_on_validation_never_on_test() -> None:
+    train, val = make_graphs(40, 8, 3, seed=0), make_graphs(60, 8, 3, seed=1)
+    test = _flipped(val)  # test AUC = 1 - val AUC: the best validation epoch is the worst test one
+    torch.manual_seed(0)
+    model = GNN("gin", FeatureSpec((3,)), num_classes=2, hidden=16, num_layers=2)
+    result = fit(model, DistilledSet(train), val, test, epochs=8, batch_size=8, lr=1e-2,
+                 weight_decay=0.0, eval_batch_size=64, select_on="auc", seed=0,
+                 device=torch.device("cpu"))
+    val_auc = [h["val_auc"] for h in result.history]
+    test_auc = [h["test_auc"] for h in result.history]
+    assert max(val_auc) - min(val_auc) > 0.05  # selection matters here
+    chosen = val_auc.index(max(val_auc))  # the earliest best validation epoch
+    assert result.best_epoch == result.history[chosen]["epoch"]
+    assert result.test["auc"] == test_auc[chosen] == pytest.approx(min(test_auc))
+    assert result.test["auc"] == pytest.approx(1 - result.val["auc"])
+    # Calibrated accuracy: a rule fitted on validation can only help validation, and on the
+    # mirrored test set it scores exactly 1 - validation; fitted on test it would be the reverse.
+    for h in result.history:
+        assert h["val_acc_cal"] >= h["val_acc"]
+        assert h["test_acc_cal"] == pytest.approx(1 - h["val_acc_cal"], abs=1e-6)
+    assert any(h["val_acc_cal"] > h["val_acc"] for h in result.history)
+
+
 @pytest.mark.parametrize("eval_at_init", [False, True])
 def test_eval_at_init_adds_the_untrained_model_as_epoch_0(eval_at_init: bool) -> None:
     train, val = make_graphs(16, 8, 3, seed=0), make_graphs(24, 8, 3, seed=1)

@@ -165,7 +165,7 @@ def test_materialised_tree_shape(depth: int) -> None:
         tree = computation_tree(u.in_edges, v, depth)
         # One tree node per walk of length <= depth starting at v.
         assert tree.nodes.size == sum(int(w[v]) for w in walks)
-        assert tree.root == 0 and tree.nodes[0] == v and tree.depth[0] == 0
+        assert tree.nodes[0] == v and tree.depth[0] == 0
         child, parent = tree.edge_index
         np.testing.assert_array_equal(child, np.arange(1, tree.nodes.size))
         np.testing.assert_array_equal(tree.depth[child], tree.depth[parent] + 1)

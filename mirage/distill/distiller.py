@@ -80,7 +80,8 @@ class Mirage(Distiller):
     """Frequent computation-tree sets per class; see the module docstring.
 
     Args:
-        hops: tree depth ``L`` (use the GNN's number of layers for exact root embeddings).
+        hops: tree depth ``L``. With at most ``L`` GNN layers the roots get the full graph's
+            embeddings exactly for GIN and GAT, and for GCN only with ``carry_degree``.
         threshold: minimum support per class: an int count, a float fraction of the class's
             training graphs (rounded up), or a mapping class -> either.
         max_size: largest number of trees per sample (``None``: no cap).

@@ -1,0 +1,52 @@
+"""No distiller can read validation or test graphs: every one configured under conf/distiller/
+distils through the pipeline a dataset whose validation and test splits explode when touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+import torch
+from conftest import CONF, compose_cfg
+from omegaconf import OmegaConf
+
+from mirage.data import FeatureSpec, GraphDataset
+from mirage.pipeline import distill_cached
+from mirage.synthetic import make_graphs
+
+DISTILLERS = sorted(p.stem for p in (CONF / "distiller").glob("*.yaml"))
+
+
+class Tripwire:
+    """Stands in for the validation / test graphs: any use of it fails the test."""
+
+    def _touched(self, *args: object) -> NoReturn:
+        raise AssertionError("the distiller read validation or test graphs")
+
+    __iter__ = __len__ = __getitem__ = __bool__ = __add__ = __radd__ = __contains__ = _touched
+
+
+def _dataset(val: object, test: object) -> GraphDataset:
+    train = make_graphs(60, 10, 3, seed=0)
+    return GraphDataset("synthetic", train, val, test, 2, FeatureSpec((3,)), "h")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", DISTILLERS)
+def test_distillers_never_see_validation_or_test(name: str, tmp_path: Path) -> None:
+    cfg = compose_cfg([f"distiller={name}", "dataset=synthetic"])
+    params = OmegaConf.to_container(cfg.distiller, resolve=True)
+    dataset_cfg = OmegaConf.to_container(cfg.dataset, resolve=True)
+    guarded = distill_cached(_dataset(Tripwire(), Tripwire()), params, 0, dataset_cfg,
+                             tmp_path / "a")
+    plain = distill_cached(_dataset(make_graphs(8, 10, 3, seed=1), make_graphs(8, 10, 3, seed=2)),
+                           params, 0, dataset_cfg, tmp_path / "b")
+    assert guarded.data.num_graphs == plain.data.num_graphs > 0
+    for a, b in zip(guarded.data.samples, plain.data.samples, strict=True):
+        assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
+
+
+def test_every_registered_distiller_has_a_config() -> None:
+    from mirage.distill.base import MODULES
+
+    assert set(MODULES) <= set(DISTILLERS)
