@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import compose_cfg, data_root
 from omegaconf import OmegaConf
-from torch_geometric.data import Data
+from test_mirage_distiller import node_forms
 
 from experiments import bench_mirage, tree_frequency
 from mirage.data import GraphDataset, load_dataset
@@ -33,21 +33,6 @@ def _mutag_mirage(cache: Path) -> tuple[GraphDataset, DistilledSet]:
     params = OmegaConf.to_container(cfg.distiller, resolve=True)
     distiller = build_distiller(params.pop("name"), **params)
     return data, distiller.distill(data.train_split(), cfg.distill_seed)
-
-
-def tree_forms(g: Data, depth: int) -> set[tuple]:
-    """Forms (node label, sorted (edge label, child form)) of the depth-``depth`` computation
-    trees of the nodes of ``g`` that have an edge; a slow, direct reference."""
-    x = [tuple(r) for r in g.x.tolist()]
-    attr = [tuple(r) for r in g.edge_attr.tolist()]
-    incoming: list[list[tuple[tuple, int]]] = [[] for _ in x]
-    for e, (a, b) in enumerate(g.edge_index.t().tolist()):
-        incoming[b].append((attr[e], a))
-    level: list[tuple] = [(label, ()) for label in x]
-    for _ in range(depth):
-        level = [(x[v], tuple(sorted((el, level[u]) for el, u in incoming[v])))
-                 for v in range(len(x))]
-    return {level[v] for v in range(len(x)) if incoming[v]}
 
 
 @pytest.fixture
@@ -132,7 +117,7 @@ def test_tree_frequency_mutag(tmp_path: Path, shared_cache: Path) -> None:
     for r in rows:
         assert int(r["hops"]) == hops
         graphs = [g for g in data.train if int(g.y) == int(r["class"])]
-        counts = sorted(Counter(f for g in graphs for f in tree_forms(g, hops)).values(),
+        counts = sorted(Counter(f for g in graphs for f in node_forms(g, hops)).values(),
                         reverse=True)
         assert int(r["graphs"]) == len(graphs) and int(r["distinct_trees"]) == len(counts)
         assert float(r["top1_freq"]) == pytest.approx(counts[0] / len(graphs))
