@@ -88,16 +88,17 @@ def _best_offset(t: Tensor, is_c: Tensor, other_correct: Tensor, current: float)
     keep = ~is_c & other_correct
     # Candidate j sits just above cuts[j - 1]: it wins the class-c samples with t <= cuts[j - 1]
     # and keeps the others with t >= cuts[j].
-    wins = torch.cat([torch.zeros(1, dtype=torch.long),
-                      torch.bincount(pos[is_c], minlength=m).cumsum(0)])
-    keeps = int(keep.sum()) - torch.cat([torch.zeros(1, dtype=torch.long),
-                                         torch.bincount(pos[keep], minlength=m).cumsum(0)])
-    score = wins + keeps
+    score = _at_or_below(pos[is_c], m) + int(keep.sum()) - _at_or_below(pos[keep], m)
     if _score_at(current, t, is_c, other_correct) == int(score.max()):
         return current  # already optimal: keep it
     cand = torch.cat([cuts[:1] - 1, (cuts[1:] + cuts[:-1]) / 2, cuts[-1:] + 1])
     best = cand[score == score.max()]
     return float(best[(best - current).abs().argmin()])
+
+
+def _at_or_below(pos: Tensor, m: int) -> Tensor:
+    """``[m + 1]``: entry ``j`` counts the ``pos`` below ``j`` (cut indices ``0 .. j - 1``)."""
+    return torch.cat([torch.zeros(1, dtype=torch.long), torch.bincount(pos, minlength=m).cumsum(0)])
 
 
 def _score_at(o: float, t: Tensor, is_c: Tensor, other_correct: Tensor) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import ROOT, compose_cfg, data_root
+from test_data import _write_tu
 
 from mirage.data import SPLITS_DIR, load_dataset, randperm_split, split_hash
 from mirage.pipeline import run
@@ -57,13 +58,8 @@ def test_nci1_training_indices_equal_the_reference(shared_cache: Path) -> None:
 
 
 def test_generic_tu_applies_the_rule_at_run_time(tmp_path: Path) -> None:
-    raw = tmp_path / "TU" / "TOY" / "raw"
-    raw.mkdir(parents=True)
     n = 23
-    (raw / "TOY_A.txt").write_text("".join(f"{2 * i + 1}, {2 * i + 2}\n{2 * i + 2}, {2 * i + 1}\n"
-                                           for i in range(n)))
-    (raw / "TOY_graph_indicator.txt").write_text("".join(f"{i + 1}\n{i + 1}\n" for i in range(n)))
-    (raw / "TOY_graph_labels.txt").write_text("".join(f"{i % 2}\n" for i in range(n)))
+    _write_tu(tmp_path, "TOY", [[(0, 1)]] * n, [i % 2 for i in range(n)], node_attr=False)
     data = load_dataset(compose_cfg(["dataset=tu", "dataset.name=TOY"]).dataset, tmp_path,
                         tmp_path / "cache")
     assert data.info["split"] == original_rule(n)
