@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from experiments.paper_numbers import lookup
+from mirage.records import RUN_KEY
 
 KEYS = ["dataset", "distiller", "model"]
 HP_PREFIXES = ("dataset.", "distiller.", "model.", "train.")
@@ -50,6 +51,22 @@ def load_runs(*paths: Path, labels: Sequence[str] | None = None) -> pd.DataFrame
     frames = [pd.read_csv(path, dtype=str, keep_default_na=False).assign(source=label)
               for path, label in zip(paths, labels or map(str, paths), strict=True)]
     return normalize(pd.concat(frames, ignore_index=True).fillna(""))
+
+
+def latest_per_run(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """One row per measurement (file, config_hash, distill_seed, seed): the newest ``ok`` row, or
+    the newest row when none is ok (a retried failure no longer counts). Rows without a
+    ``config_hash`` cannot be matched and are all kept. Returns the rows, in file order, and how
+    many were dropped."""
+    key = ["source", *RUN_KEY]
+    d = df.assign(_ok=df["status"] == "ok", _order=range(len(df)))
+    for col in [*key, "timestamp"]:
+        d[col] = d[col].astype(str) if col in d else ""
+    d["distill_seed"] = d["distill_seed"].replace({"": "0", "nan": "0"})
+    d["seed"] = d["seed"].str.removesuffix(".0")
+    d.loc[d["config_hash"] == "", "config_hash"] = "row" + d["_order"].astype(str)
+    kept = d.sort_values(["_ok", "timestamp", "_order"]).drop_duplicates(key, keep="last")
+    return df.loc[kept.sort_values("_order").index], len(df) - len(kept)
 
 
 def runs_argument(text: str) -> tuple[str, Path]:
@@ -314,6 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         df = df[df[column].astype(str) == value]
     if df.empty:
         raise SystemExit(f"no rows left in {sources} after filtering")
+    df, dropped = latest_per_run(df)
+    if dropped:
+        sources += (f" ({dropped} repeated row(s) of an already measured (config, seed) dropped; "
+                    "the newest kept)")
     df = df.drop(columns=[c for c in df.columns if c.startswith(tuple(args.ignore))])
     if args.ablation:
         table, values = ablation(df, args.ablation)

@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -29,6 +30,7 @@ import torch
 from torch_geometric.data import Data
 
 from mirage.errors import ConfigError, DataError
+from mirage.sources import check_tu_raw, fetch_missing, open_cached, reading
 
 
 @dataclass(frozen=True)
@@ -189,21 +191,23 @@ def _raw_label_min(source: Path, name: str) -> int:
 # --------------------------------------------------------------------------- loaders
 
 
-def _link_source(source: Path, target: Path, entries: Sequence[str]) -> None:
-    """Expose read-only source files inside a writable cache folder through symlinks."""
-    target.mkdir(parents=True, exist_ok=True)
-    for entry in entries:
-        src, dst = source / entry, target / entry
-        if src.exists() and not dst.exists():
-            dst.symlink_to(src.resolve(), target_is_directory=src.is_dir())
+OGB_ENTRIES = ["raw", "split", "mapping", "RELEASE_v1.txt"]  # what OGB reads from a dataset folder
 
 
-def _missing_data(path: Path, name: str, err: BaseException) -> DataError:
-    return DataError(
-        f"could not load dataset '{name}' from {path}: {err}. Put the raw files there, set "
-        "data_root (or the MIRAGE_DATA_ROOT environment variable) to a folder that holds them, "
-        "or allow network access so the loader can download them"
-    )
+def _download_tu(staging: Path, name: str) -> Path:
+    from torch_geometric.datasets import TUDataset
+
+    TUDataset(str(staging), name=name)
+    return staging / name / "raw"
+
+
+def _download_ogb(staging: Path, name: str) -> Path:
+    from ogb.graphproppred import PygGraphPropPredDataset
+
+    PygGraphPropPredDataset(name=name, root=str(staging))
+    fetched = staging / name.replace("-", "_")
+    shutil.rmtree(fetched / "processed", ignore_errors=True)  # processed files go to the cache
+    return fetched
 
 
 def load_tu(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], FeatureSpec, dict]:
@@ -212,12 +216,12 @@ def load_tu(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], Fea
 
     name = cfg.name
     source = data_root / "TU" / name
-    root = cache_dir / "datasets" / "TU"
-    _link_source(source, root / name, ["raw"])
-    try:
-        ds = TUDataset(str(root), name=name, use_node_attr=True, use_edge_attr=True)
-    except Exception as err:
-        raise _missing_data(source, name, err) from err
+    what = f"TU dataset {name!r}"
+    fetch_missing(data_root, source / "raw", lambda staging: _download_tu(staging, name), what)
+    ds = open_cached(source, ["raw"], cache_dir / "datasets" / "TU",
+                     lambda root: TUDataset(str(root), name=name, use_node_attr=True,
+                                            use_edge_attr=True),
+                     what, check=lambda: check_tu_raw(source / "raw", name))
     graphs = [
         _as_tu_graph(ds[i], ds.num_node_attributes, ds.num_edge_attributes, cfg.use_node_attr)
         for i in range(len(ds))
@@ -261,16 +265,18 @@ def load_ogb(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], Fe
     from ogb.utils.features import get_atom_feature_dims, get_bond_feature_dims
 
     name = cfg.name
-    folder = name.replace("-", "_")
-    source = data_root / "OGB" / folder
-    root = cache_dir / "datasets" / "OGB"
-    _link_source(source, root / folder, ["raw", "split", "mapping", "RELEASE_v1.txt"])
+    source = data_root / "OGB" / name.replace("-", "_")
+    what = f"OGB dataset {name!r}"
     _allow_pyg_pickles()
-    try:
-        ds = PygGraphPropPredDataset(name=name, root=str(root))
+    fetch_missing(data_root, source, lambda staging: _download_ogb(staging, name), what)
+    missing = [e for e in OGB_ENTRIES if not (source / e).exists()]
+    if missing:
+        raise DataError(f"OGB dataset folder {source} lacks {missing}: restore it (or delete "
+                        "the folder to let OGB download it again)")
+    ds = open_cached(source, OGB_ENTRIES, cache_dir / "datasets" / "OGB",
+                     lambda root: PygGraphPropPredDataset(name=name, root=str(root)), what)
+    with reading(source, what):
         idx = ds.get_idx_split()
-    except Exception as err:
-        raise _missing_data(source, name, err) from err
     if ds.num_tasks != 1:
         raise ConfigError(f"dataset.name={name} has {ds.num_tasks} tasks; only single-task "
                           "graph classification is supported")

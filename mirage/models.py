@@ -105,6 +105,9 @@ class GNN(nn.Module):
                 raise ConfigError(f"model.{key} must lie in [0, 1), got {p}")
         if mlp_ratio < 1:
             raise ConfigError(f"model.mlp_ratio must be a positive integer, got {mlp_ratio}")
+        for key, value, owner in (("heads", heads, "gat"), ("mlp_ratio", mlp_ratio, "gin")):
+            if value != 1 and conv != owner:  # a setting that would be silently ignored
+                raise ConfigError(f"model.{key} applies to conv={owner} only (conv={conv})")
         self.conv_type, self.dropout, self.pool, self.jk = conv, dropout, POOLS[pool], jk
         self.layer_dropout = layer_dropout
         self.encoder = FeatureEncoder(features.node_cardinalities, features.node_cont_dim, hidden,

@@ -12,7 +12,6 @@ import logging
 import os
 import resource
 import subprocess
-import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -22,19 +21,23 @@ from typing import Any
 
 import torch
 import torch_geometric
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
+from tqdm.auto import tqdm
 
 from mirage.data import GraphDataset, load_dataset, resolve_data_root, write_split
 from mirage.distill.base import DistilledSet, build_distiller, nbytes
 from mirage.errors import ConfigError
 from mirage.models import build_model
-from mirage.records import Row, WandbSink, append_rows, flatten, row_dict
+from mirage.records import Row, append_rows, completed_seeds, flatten, row_dict
+from mirage.schema import check_keys
+from mirage.sweep import show_progress
+from mirage.tracking import WandbTracker
 from mirage.train import fit
 
 log = logging.getLogger("mirage")
 
 # Bump when a change to distillation code must invalidate cached artifacts.
-ARTIFACT_VERSION = 1
+ARTIFACT_VERSION = 2  # 2: one self-contained .pt per set
 
 
 @dataclass
@@ -112,105 +115,155 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def validate(cfg: DictConfig) -> None:
-    """Checks that need no data; each error names the key and what is valid."""
+def validate(cfg: DictConfig) -> dict[str, Any]:
+    """Checks that need no data; each error names the key and what is valid. Returns the
+    resolved config as plain containers."""
+    try:
+        plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as err:
+        raise ConfigError(f"{err.full_key} has no value (??? in its config): set it, e.g. "
+                          "dataset=tu dataset.name=PROTEINS") from err
+    check_keys(plain)
     seeds = cfg.seeds
     if not OmegaConf.is_list(seeds) or not seeds or not all(isinstance(s, int) for s in seeds):
         raise ConfigError(f"seeds must be a non-empty list of integers, got {seeds}")
     for key in ("epochs", "batch_size", "eval_batch_size"):
         if not isinstance(cfg.train[key], int) or cfg.train[key] <= 0:
             raise ConfigError(f"train.{key} must be a positive integer, got {cfg.train[key]!r}")
-    if not isinstance(cfg.train.eval_at_init, bool):
-        raise ConfigError(
-            f"train.eval_at_init must be true or false, got {cfg.train.eval_at_init!r}")
+    for key in ("train.eval_at_init", "force"):
+        if not isinstance(OmegaConf.select(cfg, key), bool):
+            raise ConfigError(f"{key} must be true or false, got {OmegaConf.select(cfg, key)!r}")
     if cfg.train.lr <= 0 or cfg.train.weight_decay < 0:
         raise ConfigError("train.lr must be > 0 and train.weight_decay >= 0")
-    if not isinstance(cfg.num_threads, int) or cfg.num_threads <= 0:
-        raise ConfigError(f"num_threads must be a positive integer, got {cfg.num_threads!r}")
+    for key in ("num_threads", "distill_seed"):
+        if not isinstance(cfg[key], int) or cfg[key] < (key == "num_threads"):
+            raise ConfigError(f"{key} must be an integer >= {int(key == 'num_threads')}, "
+                              f"got {cfg[key]!r}")
     if cfg.dataset.metric not in ("auc", "acc"):
         raise ConfigError(f"dataset.metric={cfg.dataset.metric!r} is not one of ['acc', 'auc']")
     if cfg.logger.wandb.mode not in ("disabled", "offline", "online"):
         raise ConfigError(f"logger.wandb.mode={cfg.logger.wandb.mode!r} is not one of "
-                          "['disabled', 'offline', 'online']")
+                          "['disabled', 'offline', 'online'] (with logger=wandb it follows "
+                          "$WANDB_MODE)")
+    return plain
 
 
-def _progress(setting: Any) -> bool:
-    return sys.stderr.isatty() if setting == "auto" else bool(setting)
+@dataclass
+class Job:
+    """What the rows of one (dataset, distiller, model) job share."""
+
+    name: str
+    base: dict[str, Any]  # Row fields common to every seed
+    hparams: dict[str, Any]  # the flattened configuration, one CSV column each
+    csv_path: Path
+
+    @classmethod
+    def of(cls, cfg: DictConfig, plain: dict[str, Any]) -> Job:
+        hparams = {k: v for part in ("dataset", "distiller", "model", "train")
+                   for k, v in flatten(plain[part], part).items()}
+        base = {
+            "dataset": cfg.dataset.name, "distiller": cfg.distiller.name, "model": cfg.model.name,
+            "distill_seed": cfg.distill_seed,
+            "config_hash": stable_hash(
+                {k: plain[k] for k in ("dataset", "distiller", "model", "train")}),
+            "git_sha": git_sha(), "torch_version": torch.__version__,
+            "pyg_version": torch_geometric.__version__,
+        }
+        name = f"{cfg.dataset.name}-{cfg.distiller.name}-{cfg.model.name}"
+        return cls(name, base, hparams, Path(cfg.results_dir) / "runs.csv")
+
+    def row(self, **fields: Any) -> dict[str, Any]:
+        return row_dict(Row(**self.base, **fields, peak_rss_mb=peak_rss_mb(), timestamp=_now()),
+                        self.hparams)
+
+
+def pending_seeds(cfg: DictConfig, job: Job) -> list[int]:
+    """Resume: the seeds of ``cfg.seeds`` without an ``ok`` row of this configuration in the
+    target CSV (all of them with ``force=true``). Failed seeds are retried."""
+    if cfg.force:
+        return list(cfg.seeds)
+    done = completed_seeds(job.csv_path, job.base["config_hash"], cfg.distill_seed)
+    return [s for s in cfg.seeds if s not in done]
+
+
+def prepare(cfg: DictConfig, plain: dict[str, Any], job: Job) -> tuple[GraphDataset, DistilledSet,
+                                                                       dict[str, Any]]:
+    """Load the data and distil it (or hit the cache); returns the data, the set and the size
+    fields of every row."""
+    torch.set_num_threads(cfg.num_threads)
+    job.base["device"] = str(resolve_device(cfg.device))
+    data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
+    job.base["split_hash"] = data.split_hash
+    record_split(data, Path(cfg.results_dir))
+    distilled = distill_cached(data, plain["distiller"], cfg.distill_seed, plain["dataset"],
+                               Path(cfg.cache_dir))
+    full_bytes = nbytes(data.train)
+    ds = distilled.data
+    sizes = {
+        "distill_time_s": distilled.seconds, "cache_hit": distilled.cache_hit,
+        "distilled_graphs": ds.num_graphs, "distilled_nodes": ds.num_nodes,
+        "distilled_edges": ds.num_edges, "distilled_bytes": ds.nbytes(),
+        "full_bytes": full_bytes, "compression_ratio": full_bytes / max(ds.nbytes(), 1),
+    }
+    log.info("%s: %d distilled graphs, %d bytes (%.1fx), %.2fs%s", job.name, ds.num_graphs,
+             ds.nbytes(), sizes["compression_ratio"], distilled.seconds,
+             " (cache hit)" if distilled.cache_hit else "")
+    return data, ds, sizes
+
+
+def train_seed(cfg: DictConfig, job: Job, data: GraphDataset, ds: DistilledSet,
+               sizes: dict[str, Any], seed: int, tracker: WandbTracker) -> dict[str, Any]:
+    """Train one fresh model on ``ds``, evaluate on the real graphs, append and return its row."""
+    torch.manual_seed(seed)
+    device = torch.device(job.base["device"])
+    model = build_model(cfg.model, data.features, data.num_classes).to(device)
+    with tracker.seed_run(seed) as (log_epoch, set_summary):
+        result = fit(model, ds, data.val, data.test, epochs=cfg.train.epochs,
+                     batch_size=cfg.train.batch_size, lr=cfg.train.lr,
+                     weight_decay=cfg.train.weight_decay,
+                     eval_batch_size=cfg.train.eval_batch_size, select_on=cfg.dataset.metric,
+                     seed=seed, device=device, eval_at_init=cfg.train.eval_at_init,
+                     progress=show_progress(cfg.progress), on_epoch=log_epoch)
+        record = job.row(**sizes, seed=seed, status="ok",
+                         val_acc=result.val["acc"], test_acc=result.test["acc"],
+                         val_acc_cal=result.val["acc_cal"], test_acc_cal=result.test["acc_cal"],
+                         val_auc=result.val["auc"], test_auc=result.test["auc"],
+                         test_f1=result.test["f1"], best_epoch=result.best_epoch,
+                         train_time_s=result.train_time_s, eval_time_s=result.eval_time_s)
+        append_rows(job.csv_path, [record])  # row by row: a later failure loses nothing
+        set_summary(record)
+    log.info("%s seed %d: test_acc %.4f test_auc %.4f (best epoch %d)", job.name, seed,
+             result.test["acc"], result.test["auc"], result.best_epoch)
+    return record
 
 
 def run(cfg: DictConfig) -> list[dict[str, Any]]:
     """Execute one (dataset, distiller, model) job; return the rows it appended.
 
-    Any failure after validation is recorded as a ``status='failed'`` row and then re-raised.
+    Seeds that already have an ``ok`` row are skipped (:func:`pending_seeds`); when none is left
+    the job loads nothing. A failure after validation appends a ``status='failed'`` row for every
+    seed it left unmeasured and is then re-raised.
     """
-    validate(cfg)
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    hparams = {**flatten(plain["dataset"], "dataset"), **flatten(plain["distiller"], "distiller"),
-               **flatten(plain["model"], "model"), **flatten(plain["train"], "train")}
-    base = {
-        "dataset": cfg.dataset.name, "distiller": cfg.distiller.name, "model": cfg.model.name,
-        "config_hash": stable_hash(
-            {k: plain[k] for k in ("dataset", "distiller", "model", "train")}
-        ),
-        "git_sha": git_sha(), "torch_version": torch.__version__,
-        "pyg_version": torch_geometric.__version__,
-    }
-    csv_path = Path(cfg.results_dir) / "runs.csv"
-    name = f"{cfg.dataset.name}-{cfg.distiller.name}-{cfg.model.name}"
-    sink = WandbSink(plain["logger"]["wandb"], plain, name)
+    plain = validate(cfg)
+    job = Job.of(cfg, plain)
+    seeds = pending_seeds(cfg, job)
+    if not seeds:
+        log.info("%s: every seed of %s already has an ok row in %s; nothing to do "
+                 "(force=true reruns)", job.name, list(cfg.seeds), job.csv_path)
+        return []
     rows: list[dict[str, Any]] = []
+    tracker = WandbTracker(plain["logger"]["wandb"], plain, job.name)
     try:
-        torch.set_num_threads(cfg.num_threads)
-        device = resolve_device(cfg.device)
-        base["device"] = str(device)
-        data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
-        base["split_hash"] = data.split_hash
-        record_split(data, Path(cfg.results_dir))
-        distilled = distill_cached(data, plain["distiller"], cfg.distill_seed, plain["dataset"],
-                                   Path(cfg.cache_dir))
-        full_bytes = nbytes(data.train)
-        ds = distilled.data
-        sizes = {
-            "distill_time_s": distilled.seconds, "cache_hit": distilled.cache_hit,
-            "distilled_graphs": ds.num_graphs, "distilled_nodes": ds.num_nodes,
-            "distilled_edges": ds.num_edges, "distilled_bytes": ds.nbytes(),
-            "full_bytes": full_bytes, "compression_ratio": full_bytes / max(ds.nbytes(), 1),
-        }
-        log.info("%s: %d distilled graphs, %d bytes (%.1fx), %.2fs%s", name, ds.num_graphs,
-                 ds.nbytes(), sizes["compression_ratio"], distilled.seconds,
-                 " (cache hit)" if distilled.cache_hit else "")
-        for seed in cfg.seeds:
-            torch.manual_seed(seed)
-            model = build_model(cfg.model, data.features, data.num_classes).to(device)
-            result = fit(model, ds, data.val, data.test, epochs=cfg.train.epochs,
-                         batch_size=cfg.train.batch_size, lr=cfg.train.lr,
-                         weight_decay=cfg.train.weight_decay,
-                         eval_batch_size=cfg.train.eval_batch_size, select_on=cfg.dataset.metric,
-                         seed=seed, device=device, eval_at_init=cfg.train.eval_at_init,
-                         progress=_progress(cfg.progress))
-            row = Row(**base, **sizes, seed=seed, status="ok",
-                      val_acc=result.val["acc"], test_acc=result.test["acc"],
-                      val_acc_cal=result.val["acc_cal"], test_acc_cal=result.test["acc_cal"],
-                      val_auc=result.val["auc"], test_auc=result.test["auc"],
-                      test_f1=result.test["f1"], best_epoch=result.best_epoch,
-                      train_time_s=result.train_time_s, eval_time_s=result.eval_time_s,
-                      peak_rss_mb=peak_rss_mb(), timestamp=_now())
-            record = row_dict(row, hparams)
-            append_rows(csv_path, [record])  # row by row: a later failure loses nothing
-            sink.log(record, result.history)
-            rows.append(record)
-            log.info("%s seed %d: test_acc %.4f test_auc %.4f (best epoch %d)", name, seed,
-                     result.test["acc"], result.test["auc"], result.best_epoch)
+        data, ds, sizes = prepare(cfg, plain, job)
+        quiet = not show_progress(cfg.progress)
+        for seed in tqdm(seeds, desc=job.name, unit="seed", disable=quiet):
+            rows.append(train_seed(cfg, job, data, ds, sizes, seed, tracker))
     except Exception as err:
-        failed = row_dict(Row(**base, status="failed", error=_one_line(err),
-                              peak_rss_mb=peak_rss_mb(), timestamp=_now()), hparams)
-        append_rows(csv_path, [failed])
-        sink.log(failed)
-        sink.finish(failed=True)
+        append_rows(job.csv_path, [job.row(seed=seed, status="failed", error=_one_line(err))
+                                   for seed in seeds[len(rows):]])
         log.debug("run failed:\n%s", traceback.format_exc())
         raise
-    sink.finish()
-    log.info("%d rows appended to %s", len(rows), os.path.abspath(csv_path))
+    log.info("%d rows appended to %s", len(rows), os.path.abspath(job.csv_path))
     return rows
 
 

@@ -1,4 +1,4 @@
-"""The one result-record schema, its CSV sink and its Weights & Biases mirror.
+"""The one result-record schema, its CSV sink, and resume.
 
 Every run writes one :class:`Row` per evaluation seed, failed runs included (``status='failed'``
 with the error). The CSV header is the dataclass's fields followed by the flattened configuration
@@ -27,6 +27,7 @@ class Row:
     distiller: str
     model: str
     seed: int | None = None
+    distill_seed: int | None = None
     status: str = "ok"
     error: str = ""
     val_acc: float | None = None
@@ -94,6 +95,7 @@ def append_rows(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
         extra += sorted({k for r in rows for k in r} - set(base) - set(ROW_FIELDS))
         new_header = base + extra
         if header and new_header == header:
+            _terminate_last_line(path)
             _write(path, rows, header, mode="a")
             return
         old = read_rows(path) if header else []
@@ -115,6 +117,14 @@ def _write(path: Path, rows: list[dict[str, Any]], header: list[str], mode: str,
         os.fsync(f.fileno())
 
 
+def _terminate_last_line(path: Path) -> None:
+    """End a line cut short by a killed writer, so the next row starts on a line of its own."""
+    with path.open("rb+") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) != b"\n":
+            f.write(b"\n")
+
+
 def read_rows(path: Path) -> list[dict[str, str]]:
     """All rows of a results CSV as dicts (strings), ``[]`` when the file does not exist."""
     if not path.exists():
@@ -123,34 +133,29 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-class WandbSink:
-    """Mirrors rows to one W&B run per (dataset, distiller, model) job; a no-op when disabled."""
-
-    def __init__(self, cfg: Mapping[str, Any], config: dict[str, Any], name: str) -> None:
-        self.run = None
-        if cfg["mode"] == "disabled":
-            return
-        import wandb
-
-        Path(cfg["dir"]).mkdir(parents=True, exist_ok=True)
-        self.run = wandb.init(project=cfg["project"], entity=cfg.get("entity"), mode=cfg["mode"],
-                              group=cfg.get("group") or name, name=name, dir=cfg["dir"],
-                              config=config, reinit="finish_previous")
-
-    def log(self, row: Mapping[str, Any], history: list[dict[str, float]] | None = None) -> None:
-        if self.run is None:
-            return
-        for h in history or []:
-            self.run.log({f"seed{row['seed']}/{k}": v for k, v in h.items()})
-        self.run.log({k: v for k, v in row.items() if isinstance(v, int | float)
-                      and not isinstance(v, bool)})
-
-    def finish(self, failed: bool = False) -> None:
-        if self.run is not None:
-            self.run.finish(exit_code=1 if failed else 0)
-            self.run = None
-
-
 def row_dict(row: Row, hparams: dict[str, Any]) -> dict[str, Any]:
     """A :class:`Row` plus its flattened hyperparameters, ready for :func:`append_rows`."""
     return {**asdict(row), **hparams}
+
+
+RUN_KEY = ("config_hash", "distill_seed", "seed")  # one measurement; a rerun repeats it
+
+
+def run_key(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    """``(config_hash, distill_seed, seed)`` as strings; rows written before ``distill_seed``
+    was a column used the default, 0."""
+    return (str(row.get("config_hash") or ""), str(row.get("distill_seed") or 0),
+            str(row.get("seed") or ""))
+
+
+def completed_seeds(path: Path, config_hash: str, distill_seed: int) -> set[int]:
+    """The seeds that already have a ``status='ok'`` row of this configuration in ``path``
+    (a line garbled by a killed writer never counts)."""
+    done = set()
+    for row in read_rows(path):
+        key = run_key(row)
+        whole = None not in row and None not in row.values()
+        if (whole and row.get("status") == "ok" and key[:2] == (config_hash, str(distill_seed))
+                and key[2].lstrip("-").isdigit()):
+            done.add(int(key[2]))
+    return done

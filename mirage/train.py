@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -80,11 +81,13 @@ def select_best(history: list[dict[str, float]], key: str) -> dict[str, float]:
 def fit(model: nn.Module, distilled: DistilledSet, val: list[Data], test: list[Data], *,
         epochs: int, batch_size: int, lr: float, weight_decay: float, eval_batch_size: int,
         select_on: str, seed: int, device: torch.device, eval_at_init: bool = False,
-        progress: bool = False) -> FitResult:
+        progress: bool = False,
+        on_epoch: Callable[[dict[str, float]], None] | None = None) -> FitResult:
     """Adam on ``distilled``; evaluate ``val``/``test`` every epoch; select on ``select_on``.
 
     ``eval_at_init`` also evaluates the untrained model as epoch 0, a candidate for selection like
     any other: the official Mirage loop does this (it evaluates before each training epoch).
+    ``on_epoch`` receives each epoch's history entry as it is made (W&B's live curve).
     """
     from tqdm.auto import trange
 
@@ -108,6 +111,8 @@ def fit(model: nn.Module, distilled: DistilledSet, val: list[Data], test: list[D
         history.append({"epoch": epoch, "loss": loss,
                         **{f"val_{k}": v for k, v in val_m.items()},
                         **{f"test_{k}": v for k, v in test_m.items()}})
+        if on_epoch is not None:
+            on_epoch(history[-1])
 
     if eval_at_init:
         evaluate(0, math.nan)

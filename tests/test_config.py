@@ -11,7 +11,8 @@ import pytest
 from conftest import CONF, ROOT, compose_cfg, data_root
 from omegaconf import OmegaConf
 
-from mirage.pipeline import validate
+from mirage.errors import MirageError
+from mirage.pipeline import run, validate
 
 GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml")) for g in
           ("dataset", "model", "distiller", "experiment")}
@@ -99,16 +100,28 @@ def _run(*args: str, tmp: Path) -> subprocess.CompletedProcess:
     (["model.layer_dropout=1"], "model.layer_dropout must lie in [0, 1)"),
     (["model=gin", "model.mlp_ratio=0"], "model.mlp_ratio must be a positive integer"),
     (["model.jk=max"], "model.jk='max' is not one of"),
+    (["model=gcn", "+model.heads=4"], "model.heads applies to conv=gat only"),
     (["model.embedding_init=zeros"], "model.embedding_init='zeros' is not one of"),
     (["train.eval_at_init=maybe"], "train.eval_at_init must be true or false"),
     (["device=tpu"], "device='tpu'"),
     (["dataset=tu", "dataset.name=NOPE_DATASET"], "TU/NOPE_DATASET"),
 ])
-def test_bad_input_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
+def test_bad_input_names_the_key(run_cfg, args: list[str], needle: str) -> None:
+    with pytest.raises(MirageError) as err:
+        run(run_cfg("train.epochs=1", "seeds=[0]", *args))
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["distiller=random", "distiller.gpc=0"], "distiller.gpc must be a positive integer"),
+    (["dataset=tu", "dataset.name=NOPE_DATASET"], "TU/NOPE_DATASET"),
+])
+def test_cli_error_is_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
     out = _run(*args, tmp=tmp_path)
-    assert out.returncode != 0
+    assert out.returncode == 2
     err = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and needle in err[0], out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
 
 
 def test_unknown_option_lists_valid_ones(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ def test_mutag_features_and_split(shared_cache: Path) -> None:
     assert g.x.dtype == torch.long and g.x.shape == (g.num_nodes, 1)
     assert int(g.x.max()) < 7 and g.edge_attr.shape == (g.edge_index.size(1), 1)
     # processed files go to the cache, never next to the read-only source
-    assert (shared_cache / "datasets" / "TU" / "MUTAG" / "processed").is_dir()
+    assert list((shared_cache / "datasets" / "TU").glob("MUTAG-*/MUTAG/processed"))
     assert not (data_root() / "TU" / "MUTAG" / "processed").exists()
 
 
@@ -117,3 +117,75 @@ def test_keep_node_labels_maps_raw_labels(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="keep_node_labels"):
         load_dataset(compose_cfg(["dataset=imdb_b", "dataset.keep_node_labels=[1]"]).dataset,
                      data_root(), tmp_path / "cache2")
+
+
+def _copy_tu(src: Path, dst_root: Path, name: str) -> Path:
+    raw = dst_root / "TU" / name / "raw"
+    raw.mkdir(parents=True)
+    for f in (src / "TU" / name / "raw").iterdir():
+        (raw / f.name).write_bytes(f.read_bytes())
+    return raw
+
+
+def _labels(ds) -> list[int]:
+    return [int(g.y) for g in ds.train + ds.val + ds.test]
+
+
+def test_cache_follows_its_raw_files(tmp_path: Path) -> None:
+    """A warm cache never masks another data_root, a missing one, or a repaired file."""
+    cfg = compose_cfg(["dataset=mutag"]).dataset
+    cache = tmp_path / "cache"
+    raw = _copy_tu(data_root(), tmp_path / "a", "MUTAG")
+    first = load_dataset(cfg, tmp_path / "a", cache)
+    # Another root with other graph labels: its own data, not the cached one.
+    other = _copy_tu(data_root(), tmp_path / "b", "MUTAG")
+    labels = (other / "MUTAG_graph_labels.txt").read_text().split()
+    (other / "MUTAG_graph_labels.txt").write_text("\n".join(
+        "1" if v == "-1" else "-1" for v in labels) + "\n")
+    flipped = load_dataset(cfg, tmp_path / "b", cache)
+    assert _labels(flipped) == [1 - v for v in _labels(first)]
+    # A root that does not exist is an error naming it, warm cache or not.
+    with pytest.raises(DataError, match=f"data_root={tmp_path / 'gone'} does not exist"):
+        load_dataset(cfg, tmp_path / "gone", cache)
+    # A truncated file: a one-line error naming it, and nothing half-built stays in the cache.
+    original = (raw / "MUTAG_A.txt").read_bytes()
+    (raw / "MUTAG_A.txt").write_bytes(original[: len(original) // 2])
+    with pytest.raises(DataError, match=r"MUTAG_A\.txt") as err:
+        load_dataset(cfg, tmp_path / "a", cache)
+    assert "\n" not in str(err.value)
+    assert not list((cache / "datasets" / "TU").glob(".*tmp"))
+    # Repaired: loads again, equal to the first load.
+    (raw / "MUTAG_A.txt").write_bytes(original)
+    repaired = load_dataset(cfg, tmp_path / "a", cache)
+    assert _labels(repaired) == _labels(first)
+    assert [g.edge_index.tolist() for g in repaired.train] == [
+        g.edge_index.tolist() for g in first.train]
+
+
+def test_truncated_row_counts_name_the_file(tmp_path: Path) -> None:
+    raw = _copy_tu(data_root(), tmp_path, "MUTAG")
+    lines = (raw / "MUTAG_node_labels.txt").read_text().splitlines()
+    (raw / "MUTAG_node_labels.txt").write_text("\n".join(lines[:-7]) + "\n")  # whole rows cut
+    with pytest.raises(DataError, match=r"labels\.txt and MUTAG_graph_indicator\.txt disagree"):
+        load_dataset(compose_cfg(["dataset=mutag"]).dataset, tmp_path, tmp_path / "cache")
+
+
+def test_missing_ogb_dataset_never_prompts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Missing data is a named error: no ``(y/N)`` question (an EOFError in a batch job)."""
+    monkeypatch.setattr("sys.stdin", None)  # any read from stdin would raise
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise OSError("network unreachable (test)")
+
+    monkeypatch.setattr("urllib.request.urlopen", offline)  # the same offline or online
+    cfg = compose_cfg(["dataset=ogbg_molbace"]).dataset
+    with pytest.raises(DataError, match="ogbg_molbace") as err:
+        load_dataset(cfg, tmp_path, tmp_path / "cache")
+    assert "EOFError" not in str(err.value)
+    # A dataset folder without OGB's release file (what made OGB ask) is named, not asked about.
+    source = tmp_path / "OGB" / "ogbg_molbace"
+    source.mkdir(parents=True)
+    for entry in ("raw", "split", "mapping"):
+        (source / entry).symlink_to(data_root() / "OGB" / "ogbg_molbace" / entry)
+    with pytest.raises(DataError, match=r"lacks \['RELEASE_v1.txt'\]"):
+        load_dataset(cfg, tmp_path, tmp_path / "cache")

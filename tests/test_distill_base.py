@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from mirage.data import FeatureSpec, TrainSplit
 from mirage.distill.base import DistilledSet, build_distiller, nbytes
 from mirage.errors import ConfigError
 from mirage.pipeline import artifact_key
+from mirage.sources import build_once
 from mirage.synthetic import make_graphs
 
 
@@ -44,6 +47,54 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
         assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
         assert torch.equal(a.y, b.y)
     assert torch.equal(back.samples[0].pool_mask, samples[0].pool_mask)
+
+
+def _save_many(path: str, writer: int, times: int) -> None:
+    ds = DistilledSet(make_graphs(30, 8, 2, seed=writer), meta={"writer": writer})
+    for _ in range(times):
+        ds.save(Path(path))
+
+
+def _build_slowly(final: str, marker: str) -> None:
+    def build(tmp: Path) -> None:
+        tmp.mkdir()
+        (tmp / "data").write_text(marker)
+        time.sleep(0.5)  # both builders are mid-build at once
+
+    build_once(Path(final), build)
+
+
+def test_concurrent_writers_of_one_artifact_leave_one_good_file(tmp_path: Path) -> None:
+    """Two jobs distilling the same key at once: every load during and after sees a whole set."""
+    path = tmp_path / "distilled" / "random-key.pt"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_save_many, args=(str(path), w, 15)) for w in range(3)]
+    for p in procs:
+        p.start()
+    loads = 0
+    while any(p.is_alive() for p in procs):
+        if path.exists():
+            back = DistilledSet.load(path)
+            assert back.num_graphs == 30 and back.meta["writer"] in (0, 1, 2)
+            loads += 1
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert DistilledSet.load(path).num_graphs == 30
+    assert sorted(f.name for f in path.parent.iterdir()) == ["random-key.json", "random-key.pt"]
+
+
+def test_concurrent_builders_of_one_cache_folder(tmp_path: Path) -> None:
+    final = tmp_path / "cache" / "DATA-123"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_build_slowly, args=(str(final), f"b{i}")) for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert (final / "data").read_text() in ("b0", "b1")
+    assert [f.name for f in final.parent.iterdir()] == ["DATA-123"]  # no temporary left
 
 
 def test_frequency_sampling_follows_support() -> None:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, data_root
 
 from mirage.pipeline import run
 from mirage.records import read_rows
@@ -55,32 +51,6 @@ def test_failed_run_is_a_row(run_cfg) -> None:
         run(cfg)
     rows = read_rows(Path(cfg.results_dir) / "runs.csv")
     assert len(rows) == 1 and rows[0]["status"] == "failed" and "NOT_THERE" in rows[0]["error"]
-
-
-def test_multirun_sweep_survives_a_failure(tmp_path: Path) -> None:
-    env = {**os.environ, "MIRAGE_DATA_ROOT": str(data_root())}
-    common = ["train.epochs=1", "seeds=[0,1]", f"results_dir={tmp_path}/results",
-              f"cache_dir={tmp_path}/cache", f"hydra.sweep.dir={tmp_path}/multi"]
-
-    def sweep(*overrides: str) -> None:
-        cmd = [sys.executable, str(ROOT / "run.py"), "-m", *overrides, *common]
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=400,
-                             cwd=tmp_path)
-        assert out.returncode == 0, out.stderr[-3000:]
-
-    # The sweep: 4 jobs x 2 seeds.
-    sweep("dataset=mutag", "distiller=random,full", "model=gcn,gin")
-    rows = read_rows(tmp_path / "results" / "runs.csv")
-    assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
-    assert {(r["distiller"], r["model"]) for r in rows} == {
-        (d, m) for d in ("random", "full") for m in ("gcn", "gin")}
-    # A second sweep whose first job is invalid (gpc=0): one failed row, the next job still runs,
-    # and the rows of the first sweep survive.
-    sweep("dataset=mutag", "distiller=random", "distiller.gpc=0,3", "model=gin")
-    rows = read_rows(tmp_path / "results" / "runs.csv")
-    failed = [r for r in rows if r["status"] == "failed"]
-    assert len(failed) == 1 and "distiller.gpc" in failed[0]["error"]
-    assert len([r for r in rows if r["status"] == "ok"]) == 10
 
 
 def test_mirage_distils_once_for_every_model(run_cfg, tmp_path: Path) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
-from mirage.records import ROW_FIELDS, Row, append_rows, flatten, read_rows, row_dict
+from mirage.records import (
+    ROW_FIELDS,
+    Row,
+    append_rows,
+    completed_seeds,
+    flatten,
+    read_rows,
+    row_dict,
+)
 
 
 def _writer(path: str, worker: int, n: int) -> None:
@@ -45,3 +53,22 @@ def test_new_hyperparameter_columns_keep_old_rows(tmp_path: Path) -> None:
 def test_flatten() -> None:
     assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": "x"}, "p") == {
         "p.a.b": 1, "p.a.c": "[1, 2]", "p.d": "x"}
+
+
+def test_a_line_cut_by_a_kill_is_never_resumed_from(tmp_path: Path) -> None:
+    """A writer killed mid-line leaves a partial row: it never counts as done, and the next row
+    starts on a line of its own."""
+    path = tmp_path / "runs.csv"
+    ok = {"config_hash": "c", "distill_seed": 0, "status": "ok"}
+    append_rows(path, [row_dict(Row("d", "x", "m", seed=0, **ok), {"train.epochs": 5})])
+    whole = path.read_text()
+    append_rows(path, [row_dict(Row("d", "x", "m", seed=1, **ok), {"train.epochs": 5})])
+    with path.open("a") as f:
+        f.write(path.read_text()[len(whole):][:40])  # seed 2's row, cut short
+    assert completed_seeds(path, "c", 0) == {0, 1}
+    append_rows(path, [row_dict(Row("d", "x", "m", seed=3, **ok), {"train.epochs": 5})])
+    assert completed_seeds(path, "c", 0) == {0, 1, 3}
+    assert completed_seeds(path, "c", 1) == set() and completed_seeds(path, "other", 0) == set()
+    failed = {**ok, "status": "failed"}
+    append_rows(path, [row_dict(Row("d", "x", "m", seed=4, **failed), {"train.epochs": 5})])
+    assert 4 not in completed_seeds(path, "c", 0)  # failed seeds are retried

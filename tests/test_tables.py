@@ -279,3 +279,29 @@ def test_readme_and_committed_tables_are_what_the_committed_rows_regenerate(
         for path in (md, md.with_suffix(".csv")):
             committed = root / "results" / "tables" / path.name
             assert committed.read_text() == path.read_text(), f"{committed} is stale"
+
+
+def test_a_rerun_measurement_counts_once(tmp_path: Path) -> None:
+    """Tables keep the newest ok row of each (config, distill_seed, seed) and say how many they
+    dropped; a failure that was later retried no longer counts."""
+    path = tmp_path / "runs.csv"
+
+    def row(seed: int, test: float, at: str, status: str = "ok", config: str = "c1") -> dict:
+        r = _ok("DD", "random", seed, 0.5, test, config_hash=config, timestamp=at)
+        r.status = status
+        return row_dict(r, _hp("random", gpc=10))
+
+    append_rows(path, [row(0, 0.60, "2026-01-01"), row(1, 0.70, "2026-01-01"),
+                       row(1, 0.0, "2026-01-02", status="failed"),
+                       row(0, 0.90, "2026-01-03"),  # seed 0 again, newer: it wins
+                       row(2, 0.0, "2026-01-01", status="failed"),
+                       row(2, 0.80, "2026-01-02"),  # the retry of seed 2
+                       row(0, 0.10, "2026-01-04", config="c2")])  # other config: not a repeat
+    out = tmp_path / "tables"
+    assert main(["--runs", str(path), "--out", str(out)]) == 0
+    md = (out / "summary.md").read_text()
+    assert "3 repeated row(s) of an already measured (config, seed) dropped" in md
+    table = pd.read_csv(out / "summary.csv")
+    assert list(table["n"]) == [4] and list(table["failed"]) == [0]
+    # seeds 0 (newest: 0.90), 1 (0.70), 2 (0.80) of c1 and seed 0 of c2 (0.10)
+    assert table["test_auc_mean"].iloc[0] == pytest.approx(100 * (0.9 + 0.7 + 0.8 + 0.1) / 4)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -87,22 +89,28 @@ class DistilledSet:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: Path) -> None:
-        """Tensors only (``torch.save`` of plain dicts) plus JSON metadata: safe to load."""
+        """Tensors and metadata in one ``torch.save`` of plain containers (safe to load), plus a
+        JSON copy of the metadata for people. Both are written to unique temporary names and
+        renamed into place, so concurrent writers of one key leave one complete file."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        meta = json.loads(json.dumps(self.meta, default=str))  # plain types: weights_only loads
         tensors = [{k: g[k] for k in g.keys()} for g in self.samples]  # noqa: SIM118
-        tmp = path.with_suffix(".tmp")
-        torch.save({"samples": tensors, "support": self.support}, tmp)
-        tmp.replace(path)
-        path.with_suffix(".json").write_text(
-            json.dumps({"sampling": self.sampling, "meta": self.meta}, indent=1, default=str)
-        )
+        blob = {"samples": tensors, "support": self.support, "sampling": self.sampling,
+                "meta": meta}
+        unique = f".{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+        sidecar = path.with_suffix(".json")
+        tmp = sidecar.with_name(sidecar.name + unique)
+        tmp.write_text(json.dumps({"sampling": self.sampling, "meta": meta}, indent=1))
+        tmp.replace(sidecar)
+        tmp = path.with_name(path.name + unique)
+        torch.save(blob, tmp)
+        tmp.replace(path)  # last: the .pt's presence is what marks a cache hit
 
     @classmethod
     def load(cls, path: Path) -> DistilledSet:
         blob = torch.load(path, weights_only=True)
-        info = json.loads(path.with_suffix(".json").read_text())
         samples = [Data(**d) for d in blob["samples"]]
-        return cls(samples, info["sampling"], blob["support"], info["meta"])
+        return cls(samples, blob["sampling"], blob["support"], blob["meta"])
 
 
 class Distiller(ABC):
@@ -135,14 +143,19 @@ def register(cls: type[Distiller]) -> type[Distiller]:
     return cls
 
 
-def build_distiller(name: str, **params: Any) -> Distiller:
-    """Instantiate a registered distiller, importing its module first (see :data:`MODULES`)."""
+def distiller_class(name: str) -> Callable[..., Distiller]:
+    """The registered distiller ``name``, importing its module first (see :data:`MODULES`)."""
     if name in MODULES:
         importlib.import_module(MODULES[name])
     if name not in DISTILLERS:
         raise ConfigError(f"distiller.name={name!r} is not one of {sorted(DISTILLERS)}")
+    return DISTILLERS[name]
+
+
+def build_distiller(name: str, **params: Any) -> Distiller:
+    """Instantiate the registered distiller ``name`` with its hyperparameters."""
     try:
-        return DISTILLERS[name](**params)
+        return distiller_class(name)(**params)
     except TypeError as err:
         raise ConfigError(f"distiller '{name}': {err}") from err
 

@@ -1,0 +1,180 @@
+"""Raw dataset files and the processed caches built from them.
+
+Raw files live under ``data_root`` (read-only is fine; a missing dataset is downloaded there by
+its library's own code, never elsewhere). Processed files live under ``cache_dir`` in a folder
+named by a fingerprint of the raw files (resolved path, size and modification time of each), so a
+cache is never served for another ``data_root``, a missing one or a repaired file. A cache folder
+is built under a temporary name and renamed into place when complete: an interrupted or failed
+build leaves nothing that a later run would trust, and two jobs building it at once both end with
+one good folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+from unittest import mock
+
+from mirage.errors import DataError
+
+T = TypeVar("T")
+
+# PyG's TU format: the row count of each optional file must match nodes, edges or graphs.
+TU_NODE_FILES = ("node_labels", "node_attributes")
+TU_EDGE_FILES = ("edge_labels", "edge_attributes")
+TU_GRAPH_FILES = ("graph_labels", "graph_attributes")
+TU_REQUIRED = ("A", "graph_indicator", "graph_labels")
+
+
+def fingerprint(source: Path, entries: Sequence[str]) -> str:
+    """Short hash of ``source``'s resolved path and of every file under ``entries``: relative
+    path, size and modification time (nanoseconds)."""
+    h = hashlib.sha256(str(source.resolve()).encode())
+    for entry in entries:
+        top = source / entry
+        files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
+        for path in files:
+            if path.exists():
+                st = path.stat()
+                h.update(f"{path.relative_to(source)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:12]
+
+
+def build_once(final: Path, build: Callable[[Path], None]) -> Path:
+    """``final``, built by ``build(tmp)`` into a fresh temporary folder and renamed into place,
+    unless it already exists. A failed build removes its folder and re-raises; when another
+    process finishes the same folder first, its copy is kept and ours discarded."""
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        build(tmp)
+        try:
+            tmp.rename(final)
+        except OSError:
+            if not final.is_dir():  # a real failure, not a lost race
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def link_entries(source: Path, target: Path, entries: Sequence[str]) -> None:
+    """Expose read-only source files inside a writable folder through symlinks."""
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in entries:
+        if (source / entry).exists():
+            (target / entry).symlink_to((source / entry).resolve(),
+                                        target_is_directory=(source / entry).is_dir())
+
+
+def _require_root(data_root: Path) -> None:
+    """A ``data_root`` that does not exist is a mistake to report, not a cue to use a cache."""
+    if not data_root.is_dir():
+        raise DataError(f"data_root={data_root} does not exist: set data_root (or the "
+                        "MIRAGE_DATA_ROOT environment variable) to the folder that holds TU/ "
+                        "and OGB/, or create it to let the loaders download into it")
+
+
+@contextmanager
+def reading(source: Path, what: str) -> Iterator[None]:
+    """Around a library's loader: a question it asks on stdin (OGB asks ``(y/N)``) or a failure
+    on present files becomes a one-line :class:`DataError` naming the folder, instead of a hang,
+    an ``EOFError`` in a batch job or a traceback."""
+
+    def refuse(prompt: str = "") -> str:
+        raise DataError(f"{what} in {source}: the loader asked {' '.join(str(prompt).split())!r};"
+                        " put the files in place yourself (see the README's data section)")
+
+    try:
+        with mock.patch("builtins.input", refuse):
+            yield
+    except DataError:
+        raise
+    except Exception as err:
+        raise DataError(f"could not read {what} from {source}: {type(err).__name__}: "
+                        f"{' '.join(str(err).split())}") from err
+
+
+def fetch_missing(data_root: Path, source: Path, fetch: Callable[[Path], Path], what: str) -> None:
+    """Make sure ``source`` (a folder under ``data_root``) exists. When it does not, the
+    library downloads into a staging folder beside it (``fetch(staging)`` returns the folder to
+    keep), and only a complete download is moved into place."""
+    _require_root(data_root)
+    if source.exists():
+        return
+    staging = source.with_name(f".{source.name}.{os.getpid()}.download")
+    try:
+        with reading(staging, what):
+            source.parent.mkdir(parents=True, exist_ok=True)
+            fetch(staging).rename(source)
+    except DataError as err:
+        raise DataError(f"{what} is not in {source} and downloading it failed ({err}): put its "
+                        "files there, or point data_root (MIRAGE_DATA_ROOT) at a folder that "
+                        "has them") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def open_cached(source: Path, entries: Sequence[str], cache: Path,
+                open_dataset: Callable[[Path], T], what: str,
+                check: Callable[[], None] | None = None) -> T:
+    """``open_dataset(root)``, where ``root`` is a processed-cache folder under ``cache`` keyed by
+    the fingerprint of ``source``'s ``entries`` and holding symlinks to them. A missing folder is
+    built (after ``check()``, which validates the raw files) by opening the dataset once there."""
+
+    def build(folder: Path) -> None:
+        if check is not None:
+            check()
+        link_entries(source, folder / source.name, entries)
+        with reading(source, what):
+            open_dataset(folder)
+
+    root = build_once(cache / f"{source.name}-{fingerprint(source, entries)}", build)
+    with reading(source, what):
+        return open_dataset(root)
+
+
+def _rows(path: Path) -> list[bytes]:
+    return [line for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def _is_numbers(line: bytes) -> bool:
+    try:
+        return all(math.isfinite(float(v)) for v in line.split(b","))
+    except ValueError:
+        return False
+
+
+def check_tu_raw(raw: Path, name: str) -> None:
+    """Cheap consistency checks of a TU dataset's raw files, so that a truncated or garbled file
+    is named in a one-line error instead of failing deep in PyG. Checks that the required files
+    exist, that every file's last row is numbers (truncation cuts rows), and that each file's row
+    count matches its nodes, edges or graphs."""
+    files = {p.name[len(name) + 1:-4]: p for p in raw.glob(f"{name}_*.txt")}
+    for part in TU_REQUIRED:
+        if part not in files:
+            raise DataError(f"raw file {raw / f'{name}_{part}.txt'} is missing")
+    rows = {part: _rows(path) for part, path in files.items()}
+    for part, lines in rows.items():
+        if lines and not _is_numbers(lines[-1]):
+            raise DataError(f"raw file {files[part]}: last row {lines[-1][:60]!r} is not "
+                            "comma-separated numbers (truncated or corrupt?)")
+    num_nodes, num_edges = len(rows["graph_indicator"]), len(rows["A"])
+    num_graphs = int(float(rows["graph_indicator"][-1])) if num_nodes else 0
+    reference = {**dict.fromkeys(TU_NODE_FILES, ("graph_indicator", num_nodes, "nodes")),
+                 **dict.fromkeys(TU_EDGE_FILES, ("A", num_edges, "edges")),
+                 **dict.fromkeys(TU_GRAPH_FILES, ("graph_indicator", num_graphs, "graphs"))}
+    for part, (ref, count, unit) in reference.items():
+        if part in rows and len(rows[part]) != count:
+            raise DataError(f"raw files {files[part]} and {files[ref].name} disagree: "
+                            f"{len(rows[part])} rows against {count} {unit} (one of them is "
+                            "truncated or corrupt)")
