@@ -46,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,12 +65,12 @@ MD_COLUMNS = {  # CSV column -> markdown header
 }
 
 
-def compose_config(dataset: str, overrides: Sequence[str] = ()) -> Any:
-    """The harness config for Mirage + GIN on ``dataset`` (tuned files apply when present)."""
+def compose_config(dataset: str, overrides: Sequence[str] = (), distiller: str = "mirage") -> Any:
+    """The harness config for ``distiller`` + GIN on ``dataset`` (tuned files apply)."""
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=["distiller=mirage", f"dataset={dataset}",
+        return compose("config", overrides=[f"distiller={distiller}", f"dataset={dataset}",
                                              "model=gin", *overrides])
 
 
@@ -145,7 +145,7 @@ def measure(dataset: str, repeats: int, epochs: int, device_name: str,
     data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
     _, rss_load = rss_mb()
     params = OmegaConf.to_container(cfg.distiller, resolve=True)
-    distiller = build_distiller(params.pop("name"), **params)
+    distiller = build_distiller(params)
 
     gc.collect()
     reset = reset_peak_rss()
@@ -200,12 +200,11 @@ def measure(dataset: str, repeats: int, epochs: int, device_name: str,
     return row
 
 
-def _child(args: list[str]) -> int:
-    """Run this module in a fresh interpreter (``experiments`` importable from any cwd)."""
+def _child(args: list[str], module: str = "experiments.bench_mirage") -> int:
+    """Run ``module`` in a fresh interpreter (``experiments`` importable from any cwd)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "experiments.bench_mirage", *args],
-                          env=env, check=False).returncode
+    return subprocess.run([sys.executable, "-m", module, *args], env=env, check=False).returncode
 
 
 def run_dataset(dataset: str, repeats: int, epochs: int, device: str,
@@ -257,15 +256,17 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(rows: Sequence[dict[str, Any]], out: Path) -> str:
-    """Write ``rows`` to ``out`` (CSV) and ``out.with_suffix('.md')``; return the markdown."""
+def write(rows: Sequence[dict[str, Any]], out: Path,
+          render: Callable[[Sequence[dict[str, Any]]], str] | None = None) -> str:
+    """Write ``rows`` to ``out`` (CSV) and ``render(rows)`` (default :func:`markdown`) to
+    ``out.with_suffix('.md')``; return the markdown."""
     out.parent.mkdir(parents=True, exist_ok=True)
     columns = list(dict.fromkeys(k for row in rows for k in row))
     with out.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    table = markdown(rows)
+    table = (render or markdown)(rows)
     out.with_suffix(".md").write_text(table)
     return table
 

@@ -30,6 +30,7 @@ MOLHIV = ["--dataset", "ogbg-molhiv", "--model", "gin", "gat", "--fill", "model.
           "train.eval_at_init=False", "--ignore", "dataset."]
 MOLHIV_ROWS = [ABLATIONS, PYTORCH_INIT, "results/mirage_paper_molhiv/runs.csv"]
 SUPERSEDED = "results/superseded_split"
+BASELINES = "results/issue14/runs.csv"
 STUDIES = ["mirage_paper", "mirage_official", "ablations", "issue2"]
 
 TABLES: list[list[str]] = [
@@ -77,6 +78,12 @@ TABLES: list[list[str]] = [
     [*MOLHIV, "--runs", "results/eval_at_init/runs.csv", PYTORCH_INIT,
      "--name", "eval_at_init_molhiv"],
     [*MOLHIV, "--runs", *MOLHIV_ROWS, "--name", "molhiv_variants"],
+    # Issue 14: Mirage (paper protocol, 10 seeds) against DosCond, herding and random (3 seeds,
+    # gpc 1 and 10); DosCond's synthetic bonds on ogbg-molbace, zeros against the mean one-hot.
+    ["--runs", BASELINES, PAPER[0], "--dataset", "NCI1", "ogbg-molbace", "--name", "baselines"],
+    ["--runs", BASELINES, "--dataset", "ogbg-molbace", "--distiller", "doscond",
+     "--model", "gin", "gat", "--ablation", "distiller.edge_features",
+     "--name", "ablation_edge_features_doscond"],
 ]
 
 

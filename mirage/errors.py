@@ -11,3 +11,7 @@ class ConfigError(MirageError):
 
 class DataError(MirageError):
     """A data folder is missing, empty or corrupt."""
+
+
+class DistillError(MirageError):
+    """A distiller's optimisation failed (e.g. its loss turned NaN); the run is recorded failed."""

@@ -45,14 +45,23 @@ class FeatureEncoder(nn.Module):
     def __init__(self, cardinalities: tuple[int, ...], cont_dim: int, hidden: int,
                  init: str = "normal") -> None:
         super().__init__()
+        self.cardinalities = list(cardinalities)
         self.embeddings = nn.ModuleList(nn.Embedding(c, hidden) for c in cardinalities)
         if init == "xavier":
             for emb in self.embeddings:
                 nn.init.xavier_uniform_(emb.weight)
         self.cont = nn.Linear(cont_dim, hidden) if cont_dim > 0 else None
 
-    def forward(self, x: Tensor, x_cont: Tensor | None = None) -> Tensor:
-        out = sum(emb(x[:, i]) for i, emb in enumerate(self.embeddings))
+    def forward(self, x: Tensor | None, x_cont: Tensor | None = None,
+                x_soft: Tensor | None = None) -> Tensor:
+        """``x_soft`` (FloatTensor ``[N, sum(cardinalities)]``, a learned distiller's features)
+        replaces ``x``: an embedding lookup is a one-hot row times the embedding matrix, so a soft
+        row per column drives the same embeddings."""
+        if x_soft is not None:
+            blocks = x_soft.split(self.cardinalities, dim=1)
+            out = sum(b @ emb.weight for b, emb in zip(blocks, self.embeddings, strict=True))
+        else:
+            out = sum(emb(x[:, i]) for i, emb in enumerate(self.embeddings))
         if self.cont is not None and x_cont is not None:
             out = out + self.cont(x_cont)
         return out
@@ -141,7 +150,7 @@ class GNN(nn.Module):
         """Node embeddings ``[N, hidden]``: the last layer's, or (``jk='sum'``) the sum of the input
         encoding and every layer's output. On computation trees both equal the full graph's root
         embeddings wherever each layer's are (GIN, GAT; GCN only with ``deg``)."""
-        h = self.encoder(data.x, data.get("x_cont"))
+        h = self.encoder(data.get("x"), data.get("x_cont"), data.get("x_soft"))
         total = h
         edge_index = data.edge_index
         weight = None
@@ -151,7 +160,8 @@ class GNN(nn.Module):
             if self.conv_type == "gcn":
                 h = conv(h, edge_index, weight)
             elif self.edge_encoders is not None:
-                h = conv(h, edge_index, self.edge_encoders[i](data.edge_attr))
+                h = conv(h, edge_index, self.edge_encoders[i](data.get("edge_attr"), None,
+                                                              data.get("edge_soft")))
             else:
                 h = conv(h, edge_index)
             h = norm(h)
@@ -163,6 +173,12 @@ class GNN(nn.Module):
         return total if self.jk == "sum" else h
 
     def forward(self, data: Any) -> Tensor:
+        g = self.graph_embeddings(data)
+        g = nn.functional.dropout(g, p=self.dropout, training=self.training)
+        return self.head(g)
+
+    def graph_embeddings(self, data: Any) -> Tensor:
+        """Pooled readout ``[num_graphs, hidden]``, before dropout and the linear head."""
         h = self.node_embeddings(data)
         batch = data.get("batch")
         if batch is None:
@@ -171,9 +187,7 @@ class GNN(nn.Module):
         mask = data.get("pool_mask")
         if mask is not None:
             h, batch = h[mask], batch[mask]
-        g = self.pool(h, batch, size=num_graphs)
-        g = nn.functional.dropout(g, p=self.dropout, training=self.training)
-        return self.head(g)
+        return self.pool(h, batch, size=num_graphs)
 
 
 def build_model(cfg: Any, features: FeatureSpec, num_classes: int) -> GNN:

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 from tqdm.auto import tqdm
 
 from mirage.data import GraphDataset, load_dataset, resolve_data_root, write_split
-from mirage.distill.base import DistilledSet, build_distiller, nbytes
+from mirage.distill.base import DistillContext, DistilledSet, build_distiller, nbytes
 from mirage.errors import ConfigError
 from mirage.models import build_model
 from mirage.records import Row, append_rows, completed_seeds, flatten, row_dict
@@ -69,24 +69,39 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def artifact_key(dataset_cfg: dict, split_hash: str, distiller_cfg: dict, seed: int) -> str:
-    """Cache key of a distilled set: everything that can change it, nothing that cannot."""
-    return stable_hash({"dataset": dataset_cfg, "split": split_hash, "distiller": distiller_cfg,
-                        "seed": seed, "version": ARTIFACT_VERSION})
+def settings(distiller_cfg: dict[str, Any]) -> dict[str, Any]:
+    """A distiller node without ``_target_``: where the class lives is not a setting, so moving
+    it changes no row, hash or cache key."""
+    return {k: v for k, v in distiller_cfg.items() if k != "_target_"}
+
+
+def artifact_key(dataset_cfg: dict, split_hash: str, distiller_cfg: dict, seed: int,
+                 model_cfg: dict | None = None) -> str:
+    """Cache key of a distilled set: everything that can change it, nothing that cannot.
+    ``model_cfg`` only for a distiller whose set depends on the evaluation GNN (herding)."""
+    parts = {"dataset": dataset_cfg, "split": split_hash, "distiller": settings(distiller_cfg),
+             "seed": seed, "version": ARTIFACT_VERSION}
+    if model_cfg is not None:
+        parts["model"] = model_cfg
+    return stable_hash(parts)
 
 
 def distill_cached(data: GraphDataset, distiller_cfg: dict, seed: int, dataset_cfg: dict,
-                   cache_dir: Path) -> Distilled:
+                   cache_dir: Path, ctx: DistillContext | None = None) -> Distilled:
     """Distil ``data.train``, or load the artifact a previous run stored under the same key."""
-    key = artifact_key(dataset_cfg, data.split_hash, distiller_cfg, seed)
+    ctx = ctx or DistillContext()
+    distiller = build_distiller(distiller_cfg)  # checks the settings even on a cache hit
+    model_cfg = dict(ctx.model or {}) if distiller.uses_model else None
+    if distiller.uses_model and not model_cfg:
+        raise ConfigError(f"distiller '{distiller_cfg['name']}' trains the evaluation GNN, but "
+                          "no model config was given")
+    key = artifact_key(dataset_cfg, data.split_hash, distiller_cfg, seed, model_cfg)
     path = cache_dir / "distilled" / f"{distiller_cfg['name']}-{key}.pt"
     if path.exists():
         ds = DistilledSet.load(path)
         return Distilled(ds, float(ds.meta["distill_time_s"]), True, key)
-    params = {k: v for k, v in distiller_cfg.items() if k != "name"}
-    distiller = build_distiller(distiller_cfg["name"], **params)
     t0 = time.perf_counter()
-    ds = distiller.distill(data.train_split(), seed)
+    ds = distiller.distill(data.train_split(), seed, ctx)
     seconds = time.perf_counter() - t0
     ds.meta["distill_time_s"] = seconds
     ds.save(path)
@@ -159,13 +174,13 @@ class Job:
 
     @classmethod
     def of(cls, cfg: DictConfig, plain: dict[str, Any]) -> Job:
-        hparams = {k: v for part in ("dataset", "distiller", "model", "train")
-                   for k, v in flatten(plain[part], part).items()}
+        parts = {"dataset": plain["dataset"], "distiller": settings(plain["distiller"]),
+                 "model": plain["model"], "train": plain["train"]}
+        hparams = {k: v for part, node in parts.items() for k, v in flatten(node, part).items()}
         base = {
             "dataset": cfg.dataset.name, "distiller": cfg.distiller.name, "model": cfg.model.name,
             "distill_seed": cfg.distill_seed,
-            "config_hash": stable_hash(
-                {k: plain[k] for k in ("dataset", "distiller", "model", "train")}),
+            "config_hash": stable_hash(parts),
             "git_sha": git_sha(), "torch_version": torch.__version__,
             "pyg_version": torch_geometric.__version__,
         }
@@ -186,17 +201,26 @@ def pending_seeds(cfg: DictConfig, job: Job) -> list[int]:
     return [s for s in cfg.seeds if s not in done]
 
 
-def prepare(cfg: DictConfig, plain: dict[str, Any], job: Job) -> tuple[GraphDataset, DistilledSet,
-                                                                       dict[str, Any]]:
+def prepare(cfg: DictConfig, plain: dict[str, Any], job: Job,
+            tracker: WandbTracker) -> tuple[GraphDataset, DistilledSet, dict[str, Any]]:
     """Load the data and distil it (or hit the cache); returns the data, the set and the size
-    fields of every row."""
+    fields of every row. A learned distiller's loss curve goes to the log and to W&B."""
     torch.set_num_threads(cfg.num_threads)
-    job.base["device"] = str(resolve_device(cfg.device))
+    device = resolve_device(cfg.device)
+    job.base["device"] = str(device)
     data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
     job.base["split_hash"] = data.split_hash
     record_split(data, Path(cfg.results_dir))
+    curve: list[dict[str, float]] = []
+
+    def log_curve(entry: dict[str, float]) -> None:
+        curve.append(entry)
+        log.info("%s distill: %s", job.name, ", ".join(f"{k} {v:.4g}" for k, v in entry.items()))
+
+    ctx = DistillContext(device, show_progress(cfg.progress), log_curve, plain["model"])
     distilled = distill_cached(data, plain["distiller"], cfg.distill_seed, plain["dataset"],
-                               Path(cfg.cache_dir))
+                               Path(cfg.cache_dir), ctx)
+    tracker.log_curve(f"{job.name}-distill", "distill", curve)
     full_bytes = nbytes(data.train)
     ds = distilled.data
     sizes = {
@@ -254,7 +278,7 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     tracker = WandbTracker(plain["logger"]["wandb"], plain, job.name)
     try:
-        data, ds, sizes = prepare(cfg, plain, job)
+        data, ds, sizes = prepare(cfg, plain, job, tracker)
         quiet = not show_progress(cfg.progress)
         for seed in tqdm(seeds, desc=job.name, unit="seed", disable=quiet):
             rows.append(train_seed(cfg, job, data, ds, sizes, seed, tracker))

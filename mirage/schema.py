@@ -139,5 +139,10 @@ def check_keys(cfg: Mapping[str, Any]) -> None:
         raise ConfigError(f"dataset.loader={loader!r} is not one of {sorted(DATASETS)}")
     _check_dataclass(cfg["dataset"], DATASETS[loader], "dataset")
     _check(cfg["model"], _keys_of(GNN, skip=("features", "num_classes")), "model")
-    _check(cfg["distiller"], _keys_of(distiller_class(cfg["distiller"]["name"])), "distiller")
+    distiller = cfg["distiller"]
+    if "_target_" not in distiller:
+        raise ConfigError(f"distiller '{distiller.get('name')}' has no _target_ (the Distiller "
+                          "class to instantiate, e.g. baselines.coresets.Random)")
+    _check(distiller, [*_keys_of(distiller_class(distiller["_target_"])), "_target_"],
+           "distiller")
 

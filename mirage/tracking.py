@@ -83,3 +83,12 @@ class WandbTracker:
                                     if isinstance(v, int | float | str | bool)})
 
             yield log_epoch, set_summary
+
+    def log_curve(self, name: str, job_type: str, curve: list[dict[str, float]]) -> None:
+        """A finished curve (a learned distiller's loss per logged iteration) as one run."""
+        if not curve:
+            return
+        with self.run(name, job_type) as run:
+            if run is not None:
+                for entry in curve:
+                    run.log(dict(entry))

@@ -11,11 +11,15 @@ import torch
 from torch_geometric.data import Data
 
 from mirage.data import FeatureSpec, TrainSplit
-from mirage.distill.base import DistilledSet, build_distiller, nbytes
+from mirage.distill.base import DistilledSet, Distiller, build_distiller, nbytes
 from mirage.errors import ConfigError
 from mirage.pipeline import artifact_key
 from mirage.sources import build_once
 from mirage.synthetic import make_graphs
+
+
+def _random(gpc: object) -> Distiller:
+    return build_distiller({"_target_": "baselines.coresets.Random", "name": "random", "gpc": gpc})
 
 
 def _dataset(n: int = 60) -> TrainSplit:
@@ -107,18 +111,19 @@ def test_frequency_sampling_follows_support() -> None:
 
 def test_random_keeps_gpc_per_class() -> None:
     data = _dataset()
-    out = build_distiller("random", gpc=7).distill(data, seed=0)
+    out = _random(7).distill(data, seed=0)
     ys = torch.cat([g.y for g in out.samples])
     assert torch.bincount(ys).tolist() == [7, 7]
-    again = build_distiller("random", gpc=7).distill(data, seed=0)
+    again = _random(7).distill(data, seed=0)
     assert out.meta["train_indices"] == again.meta["train_indices"]
-    other = build_distiller("random", gpc=7).distill(data, seed=1)
+    other = _random(7).distill(data, seed=1)
     assert out.meta["train_indices"] != other.meta["train_indices"]
 
 
 def test_full_is_the_training_split() -> None:
     data = _dataset()
-    out = build_distiller("full").distill(data, seed=0)
+    full = build_distiller({"_target_": "baselines.coresets.Full", "name": "full"})
+    out = full.distill(data, seed=0)
     assert [id(g) for g in out.samples] == [id(g) for g in data.graphs]  # the graphs themselves
     # Counted by hand: x [n, 1] and y [1] int64, edge_index [2, e] int64.
     expected = sum(8 * (g.num_nodes + 1 + 2 * g.edge_index.size(1)) for g in data.graphs)
@@ -128,14 +133,17 @@ def test_full_is_the_training_split() -> None:
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "x", True])
 def test_bad_budget_is_rejected(bad: object) -> None:
     with pytest.raises(ConfigError, match=r"distiller\.gpc"):
-        build_distiller("random", gpc=bad)
+        _random(bad)
 
 
 def test_unknown_distiller_and_param() -> None:
-    with pytest.raises(ConfigError, match="not one of"):
-        build_distiller("nope")
-    with pytest.raises(ConfigError, match="random"):
-        build_distiller("random", gpc=1, bogus=2)
+    with pytest.raises(ConfigError, match=r"_target_='baselines\.nope\.Nope' cannot be imported"):
+        build_distiller({"_target_": "baselines.nope.Nope", "name": "nope"})
+    with pytest.raises(ConfigError, match="is not a Distiller"):
+        build_distiller({"_target_": "mirage.models.GNN", "name": "gnn"})
+    with pytest.raises(ConfigError, match=r"random.*bogus"):
+        build_distiller({"_target_": "baselines.coresets.Random", "name": "random", "gpc": 1,
+                         "bogus": 2})
 
 
 def test_cache_key() -> None:

@@ -31,7 +31,7 @@ def _mutag_mirage(cache: Path) -> tuple[GraphDataset, DistilledSet]:
                        f"data_root={data_root()}", f"cache_dir={cache}"])
     data = load_dataset(cfg.dataset, data_root(), cache)
     params = OmegaConf.to_container(cfg.distiller, resolve=True)
-    distiller = build_distiller(params.pop("name"), **params)
+    distiller = build_distiller(params)
     return data, distiller.distill(data.train_split(), cfg.distill_seed)
 
 

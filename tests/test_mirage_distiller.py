@@ -227,20 +227,20 @@ def test_bad_hyperparameters_name_the_key(params: dict, key: str) -> None:
 
 def test_unknown_hyperparameter_and_missing_class() -> None:
     with pytest.raises(ConfigError, match="hop"):
-        build_distiller("mirage", hop=2)
+        build_distiller({"_target_": "mirage.distill.distiller.Mirage", "hop": 2})
     with pytest.raises(ConfigError, match="no entry for class 2"):
         Mirage(threshold={0: 1, 1: 1}).distill(synthetic(), seed=0)
 
 
 def test_config_file_builds_the_default_distiller() -> None:
     cfg = OmegaConf.load(ROOT / "conf" / "distiller" / "mirage.yaml")
-    params = {k: v for k, v in cfg.items() if k != "name"}
-    distiller = build_distiller(cfg.name, **params)
+    distiller = build_distiller(cfg)
     assert isinstance(distiller, Mirage)
     assert (distiller.hops, distiller.threshold, distiller.max_size, distiller.max_patterns) == (
         2, 1, 4, 10)
     # A mapping from the command line arrives as a DictConfig.
-    mapped = build_distiller("mirage", hops=1, threshold=OmegaConf.create({0: 3, 1: 0.5}))
+    mapped = build_distiller({"_target_": "mirage.distill.distiller.Mirage", "hops": 1,
+                              "threshold": OmegaConf.create({0: 3, 1: 0.5})})
     assert mapped.threshold == {0: 3, 1: 0.5}
     # ... and applies per class: 3 graphs of class 0, half of class 1's 12 graphs rounded up.
     meta = mapped.distill(synthetic(sizes=(10, 12)), seed=0).meta

@@ -214,7 +214,9 @@ def test_ctrl_c_stops_with_one_line_and_keeps_rows(tmp_path: Path) -> None:
     proc = subprocess.Popen(_cmd(tmp_path, "dataset=mutag", "distiller=full", "model=gcn,gin",
                                  "seeds=[0,1,2]", "train.epochs=60"),
                             env=_env(), cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            # a background shell (CI) starts us with SIGINT ignored: restore it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while not read_rows(csv) and time.time() < deadline:
         time.sleep(0.2)

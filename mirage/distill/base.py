@@ -6,19 +6,21 @@ samples in the dataset's own feature layout (see :mod:`mirage.data`). A sample m
 
 * ``pool_mask``: ``BoolTensor [num_nodes]``, the nodes the readout pools over (Mirage: tree roots);
 * ``weight``: ``FloatTensor [1]``, a per-sample loss weight;
-* ``deg``: ``LongTensor [num_nodes]``, each node's degree in its source graph (exact GCN on trees).
+* ``deg``: ``LongTensor [num_nodes]``, each node's degree in its source graph (exact GCN on trees);
+* ``x_soft`` / ``edge_soft`` in place of ``x`` / ``edge_attr``: ``FloatTensor [n, sum(cards)]``,
+  learned features, one block of soft one-hot weights per categorical column (see
+  :class:`mirage.models.FeatureEncoder`).
 
 The training loop treats every set alike.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,7 +33,8 @@ from mirage.data import TrainSplit
 from mirage.errors import ConfigError
 
 # The tensors a trainer needs; the byte accounting counts exactly these.
-SAMPLE_KEYS = ("x", "x_cont", "edge_index", "edge_attr", "y", "weight", "pool_mask", "deg")
+SAMPLE_KEYS = ("x", "x_cont", "x_soft", "edge_index", "edge_attr", "edge_soft", "y", "weight",
+               "pool_mask", "deg")
 
 
 def nbytes(graphs: Sequence[Data]) -> int:
@@ -113,51 +116,66 @@ class DistilledSet:
         return cls(samples, blob["sampling"], blob["support"], blob["meta"])
 
 
+def _ignore(_: dict[str, float]) -> None:
+    return None
+
+
+@dataclass
+class DistillContext:
+    """What the harness lends a distiller besides the data: where to compute, whether to show a
+    progress bar, where its loss curve goes (one ``log({...})`` per logged iteration: the run log
+    and W&B), and the evaluation GNN's config (read only by a distiller whose set depends on it,
+    ``uses_model = True``, such as herding)."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    progress: bool = False
+    log: Callable[[dict[str, float]], None] = _ignore
+    model: Mapping[str, Any] | None = None
+
+
 class Distiller(ABC):
     """Turns a training split into a (much) smaller training set.
 
-    Subclasses take their hyperparameters as keyword arguments (the ``conf/distiller`` node minus
-    ``name``), validate them in ``__init__`` and raise :class:`ConfigError` naming the key.
+    ``conf/distiller/<name>.yaml`` names the class in ``_target_`` (Hydra's convention) and holds
+    its keyword arguments plus ``name``, the label rows carry. Subclasses validate their
+    hyperparameters in ``__init__`` and raise :class:`ConfigError` naming the key.
+    ``uses_model`` says whether the set depends on the evaluation GNN (then the artifact cache
+    key includes the model config, and one set per model is distilled).
     """
 
-    name: ClassVar[str]
+    uses_model: ClassVar[bool] = False
 
     @abstractmethod
-    def distill(self, train: TrainSplit, seed: int) -> DistilledSet:
+    def distill(self, train: TrainSplit, seed: int,
+                ctx: DistillContext | None = None) -> DistilledSet:
         """Distill ``train.graphs``; ``seed`` makes any randomness reproducible."""
 
 
-DISTILLERS: dict[str, Callable[..., Distiller]] = {}
-# Where each built-in distiller lives; its module registers it on import (lazily, so a run
-# imports only the distiller it uses).
-MODULES = {
-    "full": "baselines.coresets",
-    "random": "baselines.coresets",
-    "mirage": "mirage.distill.distiller",
-}
+def distiller_class(target: str) -> type[Distiller]:
+    """The class that a ``conf/distiller`` node's ``_target_`` names."""
+    from hydra.utils import get_class
 
-
-def register(cls: type[Distiller]) -> type[Distiller]:
-    """Class decorator: make a distiller available as ``distiller=<cls.name>``."""
-    DISTILLERS[cls.name] = cls
+    try:
+        cls = get_class(target)
+    except Exception as err:
+        raise ConfigError(f"distiller._target_={target!r} cannot be imported "
+                          f"({' '.join(str(err).split())})") from err
+    if not (isinstance(cls, type) and issubclass(cls, Distiller)):
+        raise ConfigError(f"distiller._target_={target!r} is not a Distiller subclass")
     return cls
 
 
-def distiller_class(name: str) -> Callable[..., Distiller]:
-    """The registered distiller ``name``, importing its module first (see :data:`MODULES`)."""
-    if name in MODULES:
-        importlib.import_module(MODULES[name])
-    if name not in DISTILLERS:
-        raise ConfigError(f"distiller.name={name!r} is not one of {sorted(DISTILLERS)}")
-    return DISTILLERS[name]
-
-
-def build_distiller(name: str, **params: Any) -> Distiller:
-    """Instantiate the registered distiller ``name`` with its hyperparameters."""
+def build_distiller(cfg: Mapping[str, Any]) -> Distiller:
+    """Instantiate a ``conf/distiller`` node: its ``_target_`` class with every other key except
+    ``name``."""
+    if "_target_" not in cfg:
+        raise ConfigError(f"distiller '{cfg.get('name')}' has no _target_ (the Distiller class "
+                          "to instantiate, e.g. baselines.coresets.Random)")
+    params = {k: v for k, v in cfg.items() if k not in ("name", "_target_")}
     try:
-        return distiller_class(name)(**params)
+        return distiller_class(cfg["_target_"])(**params)
     except TypeError as err:
-        raise ConfigError(f"distiller '{name}': {err}") from err
+        raise ConfigError(f"distiller '{cfg.get('name')}': {err}") from err
 
 
 def positive_int(key: str, value: Any) -> int:

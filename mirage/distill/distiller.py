@@ -21,7 +21,7 @@ import torch
 from torch_geometric.data import Data
 
 from mirage.data import TrainSplit
-from mirage.distill.base import DistilledSet, Distiller, positive_int, register
+from mirage.distill.base import DistillContext, DistilledSet, Distiller, positive_int
 from mirage.distill.mining import Itemset, TransactionDB
 from mirage.distill.trees import ComputationTree, GraphUnion, computation_tree, tree_ids, union_of
 from mirage.errors import ConfigError, DataError
@@ -75,7 +75,6 @@ def min_support(threshold: int | float, num_graphs: int) -> int:
     return max(1, math.ceil(round(threshold * num_graphs, 9)))
 
 
-@register
 class Mirage(Distiller):
     """Frequent computation-tree sets per class; see the module docstring.
 
@@ -94,7 +93,6 @@ class Mirage(Distiller):
             GCN's normalisation on a tree equals the one on the source graph.
     """
 
-    name = "mirage"
 
     def __init__(self, *, hops: int = 2, threshold: Any = 0.3, max_size: int | None = 4,
                  max_patterns: int | None = None, cross_class_filter: bool = False,
@@ -118,7 +116,8 @@ class Mirage(Distiller):
             return min_support(self.threshold[cls], num_graphs)
         return min_support(self.threshold, num_graphs)
 
-    def distill(self, train: TrainSplit, seed: int) -> DistilledSet:
+    def distill(self, train: TrainSplit, seed: int,
+                ctx: DistillContext | None = None) -> DistilledSet:
         """Mine ``train.graphs``; deterministic, so ``seed`` is unused."""
         if not train.graphs:
             raise DataError(f"dataset '{train.name}' has no training graphs to distill")
