@@ -13,7 +13,7 @@ from conftest import compose_cfg, data_root
 from omegaconf import OmegaConf
 from test_mirage_distiller import node_forms
 
-from experiments import bench_mirage, tree_frequency
+from experiments import bench_doscond, bench_mirage, tree_frequency
 from mirage.data import GraphDataset, load_dataset
 from mirage.distill.base import DistilledSet, build_distiller, nbytes
 
@@ -124,3 +124,16 @@ def test_tree_frequency_mutag(tmp_path: Path, shared_cache: Path) -> None:
         assert int(r["trees_freq_ge_0.1"]) == sum(c / len(graphs) >= 0.1 for c in counts)
         assert float(r["singleton_share"]) == pytest.approx(counts.count(1) / len(counts))
         assert int(r["trees_ge_min_support"]) == sum(c >= int(r["min_support"]) for c in counts)
+
+
+def test_bench_doscond_mutag(tmp_path: Path, overrides: list[str]) -> None:
+    out = tmp_path / "bench" / "doscond_bench.csv"
+    code = bench_doscond.main(["--cases", "mutag:2", "--iterations", "3", "--threads", "1",
+                               "--out", str(out), *overrides])
+    assert code == 0
+    (row,) = _read(out)
+    assert row["status"] == "ok" and row["dataset"] == "MUTAG" and row["gpc"] == "2"
+    per_it = float(row["s_per_iteration"])
+    assert float(row["distill_1000_s"]) == pytest.approx(1000 * per_it)
+    assert float(row["speedup"]) == pytest.approx(1000 * per_it / float(row["mirage_s"]))
+    assert "| MUTAG | 2 | 3 |" in out.with_suffix(".md").read_text()
