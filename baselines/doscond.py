@@ -30,14 +30,18 @@ from mirage.errors import ConfigError, DistillError
 EDGE_FEATURES = ("zeros", "mean")
 
 
+def one_hot_columns(columns: Tensor, cardinalities: tuple[int, ...]) -> Tensor:
+    """Categorical rows ``[n, C]`` as dense rows ``[n, sum(cards)]``: one one-hot block per
+    column (the layout of ``x_soft`` and ``edge_soft``)."""
+    return torch.cat([nn.functional.one_hot(columns[:, j], c).float()
+                      for j, c in enumerate(cardinalities)], dim=1)
+
+
 def one_hot_features(g: Data, spec: FeatureSpec) -> Tensor:
-    """A real graph's nodes as dense rows ``[n, sum(cards) + cont_dim]``: one one-hot block per
-    categorical column, then the continuous columns."""
-    blocks = [nn.functional.one_hot(g.x[:, j], c).float()
-              for j, c in enumerate(spec.node_cardinalities)]
-    if spec.node_cont_dim:
-        blocks.append(g.x_cont.float())
-    return torch.cat(blocks, dim=1)
+    """A real graph's nodes as dense rows ``[n, sum(cards) + cont_dim]``: the one-hot blocks,
+    then the continuous columns."""
+    x = one_hot_columns(g.x, spec.node_cardinalities)
+    return torch.cat([x, g.x_cont.float()], dim=1) if spec.node_cont_dim else x
 
 
 def ranges(ptr: Tensor, idx: Tensor) -> tuple[Tensor, Tensor]:
@@ -209,8 +213,10 @@ class DosCond(Distiller):
             members = (labels == c).nonzero().view(-1)
             small = members[torch.tensor([graphs[i].num_nodes <= n for i in members.tolist()])]
             pool = small if len(small) else members
-            pick = pool[torch.randint(len(pool), (self.gpc,), generator=gen)] if len(pool) < \
-                self.gpc else pool[torch.randperm(len(pool), generator=gen)[: self.gpc]]
+            if len(pool) < self.gpc:  # too few: draw with replacement
+                pick = pool[torch.randint(len(pool), (self.gpc,), generator=gen)]
+            else:
+                pick = pool[torch.randperm(len(pool), generator=gen)[: self.gpc]]
             for i in pick.tolist():
                 g = graphs[i]
                 k = min(g.num_nodes, n)
@@ -335,7 +341,5 @@ class DosCond(Distiller):
         if not cards:
             return None
         if self.edge_features == "zeros":
-            return torch.cat([nn.functional.one_hot(torch.tensor(0), c).float() for c in cards])
-        attr = torch.cat([g.edge_attr for g in train.graphs])
-        return torch.cat([nn.functional.one_hot(attr[:, j], c).float().mean(0)
-                          for j, c in enumerate(cards)])
+            return one_hot_columns(torch.zeros(1, len(cards), dtype=torch.long), cards)[0]
+        return one_hot_columns(torch.cat([g.edge_attr for g in train.graphs]), cards).mean(0)

@@ -30,7 +30,7 @@ import torch
 from torch_geometric.data import Data
 
 from mirage.errors import ConfigError, DataError
-from mirage.sources import check_tu_raw, fetch_missing, open_cached, reading
+from mirage.sources import check_tu_raw, fetch_missing, open_cached, reading, write_atomic
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,8 @@ def read_split(path: Path, n: int) -> dict[str, list[int]]:
 
 def write_split(split: dict[str, Sequence[int]], path: Path) -> None:
     """Write ``split`` as JSON (indices into the dataset's original order), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({part: list(split[part]) for part in SPLIT_PARTS}))
-    tmp.replace(path)
+    text = json.dumps({part: list(split[part]) for part in SPLIT_PARTS})
+    write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 def split_hash(split: dict[str, Sequence[int]]) -> str:

@@ -150,10 +150,9 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
             raise ConfigError(f"{key} must be true or false, got {OmegaConf.select(cfg, key)!r}")
     if cfg.train.lr <= 0 or cfg.train.weight_decay < 0:
         raise ConfigError("train.lr must be > 0 and train.weight_decay >= 0")
-    for key in ("num_threads", "distill_seed"):
-        if not isinstance(cfg[key], int) or cfg[key] < (key == "num_threads"):
-            raise ConfigError(f"{key} must be an integer >= {int(key == 'num_threads')}, "
-                              f"got {cfg[key]!r}")
+    for key, least in (("num_threads", 1), ("distill_seed", 0)):
+        if not isinstance(cfg[key], int) or cfg[key] < least:
+            raise ConfigError(f"{key} must be an integer >= {least}, got {cfg[key]!r}")
     if cfg.dataset.metric not in ("auc", "acc"):
         raise ConfigError(f"dataset.metric={cfg.dataset.metric!r} is not one of ['acc', 'auc']")
     if cfg.logger.wandb.mode not in ("disabled", "offline", "online"):
@@ -221,16 +220,16 @@ def prepare(cfg: DictConfig, plain: dict[str, Any], job: Job,
     distilled = distill_cached(data, plain["distiller"], cfg.distill_seed, plain["dataset"],
                                Path(cfg.cache_dir), ctx)
     tracker.log_curve(f"{job.name}-distill", "distill", curve)
-    full_bytes = nbytes(data.train)
-    ds = distilled.data
+    full_bytes, ds = nbytes(data.train), distilled.data
+    distilled_bytes = ds.nbytes()
     sizes = {
         "distill_time_s": distilled.seconds, "cache_hit": distilled.cache_hit,
         "distilled_graphs": ds.num_graphs, "distilled_nodes": ds.num_nodes,
-        "distilled_edges": ds.num_edges, "distilled_bytes": ds.nbytes(),
-        "full_bytes": full_bytes, "compression_ratio": full_bytes / max(ds.nbytes(), 1),
+        "distilled_edges": ds.num_edges, "distilled_bytes": distilled_bytes,
+        "full_bytes": full_bytes, "compression_ratio": full_bytes / max(distilled_bytes, 1),
     }
     log.info("%s: %d distilled graphs, %d bytes (%.1fx), %.2fs%s", job.name, ds.num_graphs,
-             ds.nbytes(), sizes["compression_ratio"], distilled.seconds,
+             distilled_bytes, sizes["compression_ratio"], distilled.seconds,
              " (cache hit)" if distilled.cache_hit else "")
     return data, ds, sizes
 

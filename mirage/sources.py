@@ -47,6 +47,18 @@ def fingerprint(source: Path, entries: Sequence[str]) -> str:
     return h.hexdigest()[:12]
 
 
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` into a temporary name unique to this call, then rename it to ``path``:
+    readers and concurrent writers only ever see a whole file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def build_once(final: Path, build: Callable[[Path], None]) -> Path:
     """``final``, built by ``build(tmp)`` into a fresh temporary folder and renamed into place,
     unless it already exists. A failed build removes its folder and re-raises; when another

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -22,16 +21,15 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from mirage.sources import write_atomic
+
 log = logging.getLogger("mirage")
 
 STATUS_FILE = "job_status.json"
 
 
 def _write_status(folder: Path, status: dict[str, Any]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"{STATUS_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(status))
-    tmp.replace(folder / STATUS_FILE)
+    write_atomic(folder / STATUS_FILE, lambda tmp: tmp.write_text(json.dumps(status)))
 
 
 def job_outcome(job_return: JobReturn) -> dict[str, Any]:

@@ -17,8 +17,6 @@ The training loop treats every set alike.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from torch_geometric.loader import DataLoader
 
 from mirage.data import TrainSplit
 from mirage.errors import ConfigError
+from mirage.sources import write_atomic
 
 # The tensors a trainer needs; the byte accounting counts exactly these.
 SAMPLE_KEYS = ("x", "x_cont", "x_soft", "edge_index", "edge_attr", "edge_soft", "y", "weight",
@@ -93,21 +92,15 @@ class DistilledSet:
     # ------------------------------------------------------------------ persistence
     def save(self, path: Path) -> None:
         """Tensors and metadata in one ``torch.save`` of plain containers (safe to load), plus a
-        JSON copy of the metadata for people. Both are written to unique temporary names and
-        renamed into place, so concurrent writers of one key leave one complete file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        JSON copy of the metadata for people. Both are written atomically, so concurrent writers
+        of one key leave one complete file."""
         meta = json.loads(json.dumps(self.meta, default=str))  # plain types: weights_only loads
         tensors = [{k: g[k] for k in g.keys()} for g in self.samples]  # noqa: SIM118
         blob = {"samples": tensors, "support": self.support, "sampling": self.sampling,
                 "meta": meta}
-        unique = f".{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
-        sidecar = path.with_suffix(".json")
-        tmp = sidecar.with_name(sidecar.name + unique)
-        tmp.write_text(json.dumps({"sampling": self.sampling, "meta": meta}, indent=1))
-        tmp.replace(sidecar)
-        tmp = path.with_name(path.name + unique)
-        torch.save(blob, tmp)
-        tmp.replace(path)  # last: the .pt's presence is what marks a cache hit
+        sidecar = json.dumps({"sampling": self.sampling, "meta": meta}, indent=1)
+        write_atomic(path.with_suffix(".json"), lambda tmp: tmp.write_text(sidecar))
+        write_atomic(path, lambda tmp: torch.save(blob, tmp))  # last: the .pt marks a cache hit
 
     @classmethod
     def load(cls, path: Path) -> DistilledSet:
