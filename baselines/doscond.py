@@ -16,109 +16,23 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import trange
 
+from baselines.learned import (
+    RealGraphs,
+    SymmetricSpmm,
+    check_edge_features,
+    csr,
+    discretised_set,
+    padded,
+)
 from mirage.data import FeatureSpec, TrainSplit
 from mirage.distill.base import DistillContext, DistilledSet, Distiller, positive_int
 from mirage.errors import ConfigError, DistillError
-
-EDGE_FEATURES = ("zeros", "mean")
-
-
-def one_hot_columns(columns: Tensor, cardinalities: tuple[int, ...]) -> Tensor:
-    """Categorical rows ``[n, C]`` as dense rows ``[n, sum(cards)]``: one one-hot block per
-    column (the layout of ``x_soft`` and ``edge_soft``)."""
-    return torch.cat([nn.functional.one_hot(columns[:, j], c).float()
-                      for j, c in enumerate(cardinalities)], dim=1)
-
-
-def one_hot_features(g: Data, spec: FeatureSpec) -> Tensor:
-    """A real graph's nodes as dense rows ``[n, sum(cards) + cont_dim]``: the one-hot blocks,
-    then the continuous columns."""
-    x = one_hot_columns(g.x, spec.node_cardinalities)
-    return torch.cat([x, g.x_cont.float()], dim=1) if spec.node_cont_dim else x
-
-
-def ranges(ptr: Tensor, idx: Tensor) -> tuple[Tensor, Tensor]:
-    """The concatenated index ranges ``ptr[i]:ptr[i+1]`` of ``idx``, and their lengths."""
-    starts, counts = ptr[idx], ptr[idx + 1] - ptr[idx]
-    shift = torch.repeat_interleave(starts - (counts.cumsum(0) - counts), counts)
-    return shift + torch.arange(int(counts.sum()), device=ptr.device), counts
-
-
-class SymmetricSpmm(torch.autograd.Function):
-    """``adj @ h`` for a symmetric sparse ``adj``: the backward reuses ``adj`` (its transpose)
-    instead of transposing a sparse matrix every call, which is most of the sparse cost here."""
-
-    @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, adj: Tensor, h: Tensor) -> Tensor:
-        ctx.adj = adj
-        return adj @ h
-
-    @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> tuple[None, Tensor]:
-        return None, ctx.adj @ grad
-
-
-@dataclass
-class RealGraphs:
-    """One class's real training graphs, collated once, with GCN-normalised edges (self-loops
-    included) sorted by target node, so that any subset is gathered by index arithmetic into a
-    CSR matrix without a Python loop or a sort. The first propagation of the fixed features,
-    ``ax = A_hat @ x``, is computed once here."""
-
-    ax: Tensor  # [nodes, d]
-    src: Tensor  # [edges + nodes], sorted by dst within each graph
-    dst: Tensor
-    weight: Tensor  # 1 / sqrt(deg_src deg_dst), degrees with the self-loop
-    node_ptr: Tensor  # [graphs + 1]
-    edge_ptr: Tensor  # [graphs + 1]
-
-    @classmethod
-    def collate(cls, graphs: list[Data], spec: FeatureSpec, device: torch.device) -> RealGraphs:
-        xs, srcs, dsts, node_ptr, edge_ptr = [], [], [], [0], [0]
-        for g in graphs:
-            n, offset = g.num_nodes, node_ptr[-1]
-            loops = torch.arange(n)
-            src, dst = torch.cat([g.edge_index[0], loops]), torch.cat([g.edge_index[1], loops])
-            order = torch.argsort(dst * n + src)
-            xs.append(one_hot_features(g, spec))
-            srcs.append(src[order] + offset)
-            dsts.append(dst[order] + offset)
-            node_ptr.append(offset + n)
-            edge_ptr.append(edge_ptr[-1] + len(src))
-        src, dst = torch.cat(srcs), torch.cat(dsts)
-        if not torch.equal(torch.sort(dst * node_ptr[-1] + src).values,
-                           torch.sort(src * node_ptr[-1] + dst).values):
-            raise ConfigError("distiller=doscond needs undirected graphs (each edge in both "
-                              "directions, as TU and OGB datasets store them)")
-        deg = torch.bincount(dst, minlength=node_ptr[-1]).float()
-        weight = deg[src].rsqrt() * deg[dst].rsqrt()
-        x = torch.cat(xs)
-        ax = torch.zeros_like(x).index_add_(0, dst, x[src] * weight.unsqueeze(1))
-        as_tensor = lambda v: torch.tensor(v, device=device)  # noqa: E731
-        return cls(ax.to(device), src.to(device), dst.to(device), weight.to(device),
-                   as_tensor(node_ptr), as_tensor(edge_ptr))
-
-    @property
-    def num_graphs(self) -> int:
-        return len(self.node_ptr) - 1
-
-    def batch(self, idx: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """Graphs ``idx`` as one disjoint union: ``ax, src, dst, weight, batch`` (edges sorted
-        by ``dst``)."""
-        nodes, node_counts = ranges(self.node_ptr, idx)
-        edges, edge_counts = ranges(self.edge_ptr, idx)
-        new_start = node_counts.cumsum(0) - node_counts
-        shift = torch.repeat_interleave(new_start - self.node_ptr[idx], edge_counts)
-        batch = torch.repeat_interleave(torch.arange(len(idx), device=idx.device), node_counts)
-        return (self.ax[nodes], self.src[edges] + shift, self.dst[edges] + shift,
-                self.weight[edges], batch)
 
 
 class MatchingGCN:
@@ -154,14 +68,32 @@ class MatchingGCN:
 
     def dense(self, x: Tensor, adj: Tensor) -> Tensor:
         """``x [g, n, d]``, ``adj [g, n, n]`` (soft, zero diagonal) -> logits ``[g, classes]``."""
-        a = adj + torch.eye(adj.size(-1), device=adj.device)
-        d = a.sum(-1).rsqrt()
-        a = d.unsqueeze(-1) * a * d.unsqueeze(-2)
+        a = normalized(adj)
         h = x
         for w, b in self._layers():
             h = torch.relu(a @ (h @ w) + b)
-        pooled = h.mean(1) if self.pool == "mean" else h.sum(1)
-        return pooled @ self.params[-2] + self.params[-1]
+        return pool_nodes(h, self.pool) @ self.params[-2] + self.params[-1]
+
+
+def normalized(adj: Tensor) -> Tensor:
+    """``D^-1/2 (A + I) D^-1/2`` of dense soft adjacencies ``[g, n, n]`` with a zero diagonal."""
+    a = adj + torch.eye(adj.size(-1), device=adj.device)
+    d = a.sum(-1).rsqrt()
+    return d.unsqueeze(-1) * a * d.unsqueeze(-2)
+
+
+def pool_nodes(h: Tensor, pool: str) -> Tensor:
+    """``[g, n, d] -> [g, d]``: the mean or the sum over each graph's nodes."""
+    return h.mean(1) if pool == "mean" else h.sum(1)
+
+
+def propagated_readout_norm(x: Tensor, adj: Tensor, hops: int, pool: str) -> Tensor:
+    """``|| pool(A_hat^hops X) ||_F`` over the synthetic graphs: the size of what a linear
+    ``hops``-layer GCN reads out (the official molhiv-only term, algorithms.md section 2)."""
+    a = normalized(adj)
+    for _ in range(hops):
+        x = a @ x
+    return pool_nodes(x, pool).norm()
 
 
 def gradient_distance(syn: list[Tensor], real: list[Tensor]) -> Tensor:
@@ -177,14 +109,18 @@ class DosCond(Distiller):
                  lr_feat: float = 0.01, lr_decay_at: int | None = 400, nodes: int | None = None,
                  real_batch: int = 256, hidden: int = 128, layers: int = 3, pool: str = "mean",
                  beta: float = 0.1, anneal: int = 200, joint_classes: bool = False,
-                 edge_features: str = "zeros", log_every: int = 50) -> None:
+                 edge_features: str = "zeros", readout_weight: float = 0.0,
+                 log_every: int = 50) -> None:
         self.gpc = positive_int("distiller.gpc", gpc)
         self.iterations = positive_int("distiller.iterations", iterations)
-        for key, value in (("lr_adj", lr_adj), ("lr_feat", lr_feat), ("beta", beta)):
+        for key, value in (("lr_adj", lr_adj), ("lr_feat", lr_feat), ("beta", beta),
+                           ("readout_weight", readout_weight)):
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (
-                    key != "beta" and value == 0):
-                raise ConfigError(f"distiller.{key} must be a positive number, got {value!r}")
+                    key.startswith("lr_") and value == 0):
+                valid = "a positive number" if key.startswith("lr_") else "a number >= 0"
+                raise ConfigError(f"distiller.{key} must be {valid}, got {value!r}")
         self.lr_adj, self.lr_feat, self.beta = float(lr_adj), float(lr_feat), float(beta)
+        self.readout_weight = float(readout_weight)
         self.lr_decay_at = (None if lr_decay_at is None
                             else positive_int("distiller.lr_decay_at", lr_decay_at))
         self.nodes = None if nodes is None else positive_int("distiller.nodes", nodes)
@@ -195,13 +131,11 @@ class DosCond(Distiller):
         self.log_every = positive_int("distiller.log_every", log_every)
         if pool not in ("mean", "sum"):
             raise ConfigError(f"distiller.pool={pool!r} is not one of ['mean', 'sum']")
-        if edge_features not in EDGE_FEATURES:
-            raise ConfigError(f"distiller.edge_features={edge_features!r} is not one of "
-                              f"{list(EDGE_FEATURES)}")
         if not isinstance(joint_classes, bool):
             raise ConfigError(f"distiller.joint_classes must be true or false, got "
                               f"{joint_classes!r}")
-        self.pool, self.edge_features, self.joint = pool, edge_features, joint_classes
+        self.pool, self.joint = pool, joint_classes
+        self.edge_features = check_edge_features(edge_features)
 
     # ------------------------------------------------------------------ initialisation
     def _initial(self, graphs: list[Data], labels: Tensor, spec: FeatureSpec, n: int,
@@ -218,13 +152,7 @@ class DosCond(Distiller):
             else:
                 pick = pool[torch.randperm(len(pool), generator=gen)[: self.gpc]]
             for i in pick.tolist():
-                g = graphs[i]
-                k = min(g.num_nodes, n)
-                x = torch.zeros(n, sum(spec.node_cardinalities) + spec.node_cont_dim)
-                x[:k] = one_hot_features(g, spec)[:k]
-                a = torch.zeros(n, n)
-                keep = (g.edge_index < k).all(0)
-                a[g.edge_index[0, keep], g.edge_index[1, keep]] = 1.0
+                x, a = padded(graphs[i], spec, n)
                 xs.append(x)
                 adjs.append(a)
                 ys.append(c)
@@ -277,6 +205,9 @@ class DosCond(Distiller):
                 g_syn = torch.autograd.grad(loss_syn, net.params, create_graph=True)
                 match = match + gradient_distance(list(g_syn), g_real)
             penalty = self.beta * torch.relu(torch.sigmoid(sym).mean() - sparsity)
+            if self.readout_weight:  # scaled as the original: (C - 1) / C per synthetic graph
+                penalty = penalty + self.readout_weight * (len(classes) - 1) / len(classes) / len(
+                    y_syn) * propagated_readout_norm(feat, adj, self.layers, self.pool)
             loss = match + penalty
             if not torch.isfinite(loss):
                 raise DistillError(f"distiller 'doscond': the matching loss became "
@@ -292,8 +223,11 @@ class DosCond(Distiller):
             if (it + 1) % self.log_every == 0 or it + 1 == self.iterations:
                 ctx.log({"iteration": it + 1, "loss": curve_loss, "match": float(match.detach()),
                          "temperature": temperature})
-        return self._output(logits.detach().cpu(), feat.detach().cpu(), y_syn.cpu(), train, n,
-                            sparsity, curve_loss)
+        logits = logits.detach().cpu()
+        edges = torch.sigmoid((logits + logits.transpose(1, 2)) / 2) > 0.5
+        return discretised_set(edges, feat.detach().cpu(), y_syn.cpu(), train,
+                               self.edge_features, {"initial_sparsity": sparsity,
+                                                    "final_loss": curve_loss})
 
     def _real_batch(self, real: dict[int, RealGraphs], group: list[int], gen: torch.Generator,
                     device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -309,37 +243,4 @@ class DosCond(Distiller):
             offset += x.size(0)
             graphs += len(idx)
         ax, src, dst, w, batch, y = (torch.cat(p) for p in zip(*parts, strict=True))
-        crow = torch.zeros(len(ax) + 1, dtype=torch.long, device=device)
-        crow[1:] = torch.bincount(dst, minlength=len(ax)).cumsum(0)
-        adj = torch.sparse_csr_tensor(crow, src, w, (len(ax), len(ax)), check_invariants=False)
-        return ax, adj, batch, y
-
-    def _output(self, logits: Tensor, feat: Tensor, y: Tensor, train: TrainSplit, n: int,
-                sparsity: float, final_loss: float) -> DistilledSet:
-        spec = train.features
-        split = sum(spec.node_cardinalities)
-        edge_row = self._edge_row(train)
-        samples = []
-        for a, x, c in zip(logits, feat, y.tolist(), strict=True):
-            edges = ((torch.sigmoid((a + a.T) / 2) > 0.5) & ~torch.eye(n, dtype=torch.bool))
-            edge_index = edges.nonzero().T.contiguous()
-            g = Data(edge_index=edge_index, x_soft=x[:, :split].clone(), y=torch.tensor([c]),
-                     num_nodes=n)
-            if spec.node_cont_dim:
-                g.x_cont = x[:, split:].clone()
-            if edge_row is not None:
-                g.edge_soft = edge_row.expand(edge_index.size(1), -1).clone()
-            samples.append(g)
-        return DistilledSet(samples, meta={
-            "nodes_per_graph": n, "initial_sparsity": sparsity, "final_loss": final_loss,
-            "edge_density": [float(s.edge_index.size(1)) / (n * (n - 1)) for s in samples]})
-
-    def _edge_row(self, train: TrainSplit) -> Tensor | None:
-        """The bond features synthetic edges carry on datasets that have them (OGB): category 0
-        of every column (``zeros``) or the training edges' mean one-hot (``mean``)."""
-        cards = train.features.edge_cardinalities
-        if not cards:
-            return None
-        if self.edge_features == "zeros":
-            return one_hot_columns(torch.zeros(1, len(cards), dtype=torch.long), cards)[0]
-        return one_hot_columns(torch.cat([g.edge_attr for g in train.graphs]), cards).mean(0)
+        return ax, csr(src, dst, w, len(ax)), batch, y

@@ -11,7 +11,8 @@ from conftest import compose_cfg
 from omegaconf import OmegaConf
 
 import baselines.doscond as doscond
-from baselines.doscond import DosCond, RealGraphs, ranges
+from baselines.doscond import DosCond
+from baselines.learned import RealGraphs, ranges
 from mirage.data import FeatureSpec, GraphDataset, TrainSplit
 from mirage.distill.base import DistillContext, DistilledSet, build_distiller
 from mirage.errors import ConfigError, DistillError
@@ -104,6 +105,29 @@ def test_matching_loss_decreases() -> None:
     assert last < 0.7 * first, (first, last)
 
 
+def test_readout_term_is_the_pooled_propagation_and_shrinks_it() -> None:
+    """The molhiv-only term: || pool(A_hat^K X) ||, A_hat with self-loops and symmetric degree
+    normalisation; weighting it must lower the final readout norm of the learned set."""
+    adj = torch.tensor([[[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]])
+    x = torch.tensor([[[1.0, 0.0], [0.0, 2.0], [3.0, 1.0]]])
+    a = adj[0] + torch.eye(3)
+    a_hat = a / torch.sqrt(a.sum(1, keepdim=True) * a.sum(0, keepdim=True))
+    for hops, pool in ((1, "mean"), (3, "sum")):
+        h = torch.linalg.matrix_power(a_hat, hops) @ x[0]
+        expected = (h.mean(0) if pool == "mean" else h.sum(0)).norm()
+        assert torch.isclose(doscond.propagated_readout_norm(x, adj, hops, pool), expected)
+
+    def readout(weight: float) -> float:
+        out = DosCond(gpc=2, iterations=30, lr_feat=0.05, readout_weight=weight).distill(
+            _train(), seed=0)
+        x = torch.stack([g.x_soft for g in out.samples])
+        adj = torch.stack([torch.zeros(g.num_nodes, g.num_nodes).index_put_(
+            tuple(g.edge_index), torch.tensor(1.0)) for g in out.samples])
+        return float(doscond.propagated_readout_norm(x, adj, 3, "mean"))
+
+    assert readout(50.0) < 0.9 * readout(0.0)
+
+
 def test_nan_loss_stops_with_the_iteration(monkeypatch: pytest.MonkeyPatch, run_cfg) -> None:
     calls = {"n": 0}
     real_distance = doscond.gradient_distance
@@ -128,7 +152,7 @@ def test_nan_loss_stops_with_the_iteration(monkeypatch: pytest.MonkeyPatch, run_
 
 @pytest.mark.parametrize("key,value", [("gpc", 0), ("iterations", 0), ("lr_adj", 0),
                                        ("lr_feat", -1), ("nodes", 0), ("pool", "max"),
-                                       ("edge_features", "ones")])
+                                       ("edge_features", "ones"), ("readout_weight", -0.1)])
 def test_bad_settings_name_the_key(key: str, value: object) -> None:
     with pytest.raises(ConfigError, match=rf"distiller\.{key}"):
         build_distiller({"_target_": "baselines.doscond.DosCond", "name": "doscond",
