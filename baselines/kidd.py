@@ -10,10 +10,13 @@ regulariser on the normalised synthetic Gram matrix.
 The kernel of two graphs is the mean, over node pairs, of a node-pair kernel: the base covariance
 ``X X'^T + c`` propagated once by the adjacencies (``A + c I``, ``c = 1e-4``), one ReLU layer in
 closed form (the degree-1 arc-cosine kernel and its derivative, NTK style), then ``layers - 1``
-further propagations. Computed for a whole real batch against a whole synthetic batch at once, as
-one ``[real nodes, synthetic nodes]`` matrix: the block-diagonal real adjacency is a sparse CSR
-product, the synthetic one a batched dense product, and no padding or Python loop over graph
-pairs is involved; memory grows with the two batch sizes, not with the dataset.
+further propagations. It is computed for a whole real batch against a whole synthetic batch at
+once, exactly, without the dense per-pair tensors of the original: the first propagation is a
+product of propagated node rows, and the linear propagations after the ReLU layer fold, with the
+mean over node pairs, into per-node weights (:func:`lite_ntk`). The block-diagonal real adjacency
+only ever multiplies node rows and vectors (sparse CSR), no Python loop runs over graph pairs, and
+memory grows with the two batch sizes (one ``[real nodes, synthetic nodes]`` matrix), not with
+the dataset or the depth.
 
 Departures from the original code, on purpose (README, "KiDD"): the initial graphs are chosen on
 our split (herding, k-center or random on model-free embeddings, see :func:`initial_choice`);
@@ -70,25 +73,29 @@ def non_negative(key: str, value: Any) -> float:
 # ---------------------------------------------------------------------------------- the kernel
 class SparseSide:
     """Real graphs as one block-diagonal operator: node rows ``x [N, d]``, ``adj`` the CSR
-    ``A + c I`` ``[N, N]``, ``batch [N]`` the graph of each node."""
+    ``A + c I`` ``[N, N]`` (symmetric), ``batch [N]`` the graph of each node."""
 
     def __init__(self, x: Tensor, adj: Tensor, batch: Tensor, num_graphs: int) -> None:
         self.x, self.adj, self.batch, self.num_graphs = x, adj, batch, num_graphs
-        self.counts = torch.bincount(batch, minlength=num_graphs).clamp(min=1)
+        self.sizes = torch.bincount(batch, minlength=num_graphs)
 
     def left(self, m: Tensor) -> Tensor:
         """``A m`` for ``m [N, k]``."""
         return SymmetricSpmm.apply(self.adj, m)
 
-    def pool_rows(self, m: Tensor) -> Tensor:
-        """``[N, k] -> [graphs, k]``: the mean over each graph's rows."""
+    def graph_sizes(self) -> Tensor:
+        """``[N]``: the node count of each node's graph."""
+        return self.sizes[self.batch]
+
+    def sum_rows(self, m: Tensor) -> Tensor:
+        """``[N, k] -> [graphs, k]``: the sum over each graph's rows."""
         out = torch.zeros(self.num_graphs, m.size(1), dtype=m.dtype, device=m.device)
-        return out.index_add_(0, self.batch, m) / self.counts.unsqueeze(1)
+        return out.index_add_(0, self.batch, m)
 
 
 class DenseSide:
-    """Synthetic graphs of one size: ``x [g, n, d]``, ``adj [g, n, n]`` (zero diagonal; the
-    ``c I`` is added here)."""
+    """Synthetic graphs of one size: ``x [g, n, d]``, ``adj [g, n, n]`` (symmetric, zero
+    diagonal; the ``c I`` is added here)."""
 
     def __init__(self, x: Tensor, adj: Tensor) -> None:
         g, n, _ = x.shape
@@ -100,37 +107,75 @@ class DenseSide:
         """``A m`` for ``m [g n, k]``."""
         return (self.adj @ m.reshape(self.g, self.n, -1)).reshape(self.g * self.n, -1)
 
-    def right(self, m: Tensor) -> Tensor:
-        """``m A^T`` for ``m [k, g n]``."""
-        out = torch.einsum("kgn,gmn->kgm", m.reshape(-1, self.g, self.n), self.adj)
-        return out.reshape(-1, self.g * self.n)
+    def graph_sizes(self) -> Tensor:
+        return torch.full((self.g * self.n,), self.n, device=self.x.device)
 
-    def pool_rows(self, m: Tensor) -> Tensor:
-        return m.reshape(self.g, self.n, -1).mean(1)
-
-    def pool_cols(self, m: Tensor) -> Tensor:
-        return m.reshape(m.size(0), self.g, self.n).mean(-1)
+    def sum_rows(self, m: Tensor) -> Tensor:
+        return m.reshape(self.g, self.n, -1).sum(1)
 
 
-def self_diagonal(side: SparseSide | DenseSide) -> Tensor:
-    """Each node's own entry of its graph's self-kernel after the first propagation:
-    ``(A (X X^T + c 1 1^T) A^T)_vv = ||(A X)_v||^2 + c (A 1)_v^2`` ``[N]``."""
+Side = SparseSide | DenseSide
+
+
+def first_hop(side: Side) -> tuple[Tensor, Tensor]:
+    """The first propagation, factored. With ``h = [A X, sqrt(c) A 1]`` ``[N, d + 1]`` (``A 1``
+    within each graph), the propagated base covariance of two graphs is ``h h'^T`` and a node's
+    own entry of its graph's self-kernel is ``||h_v||^2``. Returns the unit rows ``h / ||h||`` and
+    the norms ``||h||`` ``[N]``."""
     ax = side.left(side.x)
     a1 = side.left(torch.ones(ax.size(0), 1, device=ax.device))
-    return (ax * ax).sum(1) + EPS * a1[:, 0] ** 2
+    h = torch.cat([ax, math.sqrt(EPS) * a1], dim=1)
+    norm = h.norm(dim=1)
+    return h / norm.unsqueeze(1), norm
 
 
-def lite_ntk(left: SparseSide | DenseSide, right: DenseSide, layers: int) -> Tensor:
-    """The graph kernel ``[left graphs, right graphs]`` (see the module docstring)."""
-    m = left.x @ right.x.T + EPS
-    m = right.right(left.left(m))
-    scale = torch.sqrt(self_diagonal(left).unsqueeze(1) * self_diagonal(right).unsqueeze(0))
-    rho = (m / scale).clamp(-0.9999, 0.9999)
-    theta = math.pi - torch.arccos(rho)
-    m = m * theta / math.pi + (rho * theta + torch.sqrt(1 - rho * rho)) / math.pi * scale
-    for _ in range(layers - 1):
-        m = right.right(left.left(m))
-    return left.pool_rows(right.pool_cols(m))
+class ReluNTK(torch.autograd.Function):
+    """``g(rho)`` elementwise, with ``rho`` the cosine of two nodes' propagated rows: the ReLU
+    layer's NTK entry over the product of the two norms, ``(rho theta + rho_c theta + sqrt(1 -
+    rho_c^2)) / pi`` with ``rho_c`` = rho clipped to +-0.9999 and ``theta = pi - arccos(rho_c)``
+    (the first term is the NTK's ``Sigma theta / pi``, the rest the arc-cosine ``Sigma'``). One
+    fused backward keeps only ``rho`` for the backward pass, not every intermediate."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, rho: Tensor) -> Tensor:
+        ctx.save_for_backward(rho)
+        rc = rho.clamp(-0.9999, 0.9999)
+        theta = math.pi - torch.arccos(rc)
+        return ((rho + rc) * theta + torch.sqrt(1 - rc * rc)) / math.pi
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
+        (rho,) = ctx.saved_tensors
+        rc = rho.clamp(-0.9999, 0.9999)
+        theta = math.pi - torch.arccos(rc)
+        inside = (rho == rc).to(rho.dtype)  # where rho_c follows rho: d/drho adds rho / sqrt
+        return grad * (theta * (1 + inside) + inside * rc * torch.rsqrt(1 - rc * rc)) / math.pi
+
+
+def readout_weights(side: Side, hops: int) -> Tensor:
+    """``(A^T)^hops (1 / n_graph)`` ``[N]``: what each node's row of the node-pair kernel weighs
+    in its graph's mean after ``hops`` further (linear) propagations."""
+    w = 1.0 / side.graph_sizes().to(side.x.dtype)
+    for _ in range(hops):
+        w = side.left(w.unsqueeze(1))[:, 0]  # A is symmetric
+    return w
+
+
+def lite_ntk(left: Side, right: Side, layers: int) -> Tensor:
+    """The graph kernel ``[left graphs, right graphs]`` (see the module docstring), computed
+    exactly without propagating any node-pair matrix: the first propagation of ``X X'^T + c`` is
+    a product of propagated rows (:func:`first_hop`), the ReLU layer scales with the two rows'
+    norms (:class:`ReluNTK`), and the propagations after it are linear, so that they fold, with
+    the mean over node pairs, into per-node weights (:func:`readout_weights`). The cost is one
+    ``[N, d + 1] x [d + 1, N']`` product and a few elementwise passes over one ``[N, N']``
+    matrix."""
+    unit_l, norm_l = first_hop(left)
+    unit_r, norm_r = first_hop(right)
+    g = ReluNTK.apply(unit_l @ unit_r.T)
+    w_l = readout_weights(left, layers - 1) * norm_l
+    w_r = readout_weights(right, layers - 1) * norm_r
+    per_left = left.sum_rows(w_l.unsqueeze(1) * g)  # [left graphs, N']
+    return right.sum_rows((per_left * w_r.unsqueeze(0)).T).T
 
 
 def krr_loss(k_ts: Tensor, k_ss: Tensor, y_t: Tensor, y_s: Tensor, num_classes: int,
@@ -162,7 +207,7 @@ def embeddings(graphs: list, spec: Any) -> Tensor:
     side = SparseSide(real.x, adj, batch, len(graphs))
     hops = [real.x, adj @ real.x]
     hops.append(adj @ hops[-1])
-    return torch.cat([side.pool_rows(h) for h in hops], dim=1)
+    return torch.cat([side.sum_rows(h) / side.sizes.unsqueeze(1) for h in hops], dim=1)
 
 
 def kcenter(points: Tensor, k: int) -> list[int]:
