@@ -28,6 +28,7 @@ from baselines.learned import (
     check_edge_features,
     csr,
     discretised_set,
+    mean_nodes,
     padded,
 )
 from mirage.data import FeatureSpec, TrainSplit
@@ -165,7 +166,7 @@ class DosCond(Distiller):
         device, spec = ctx.device, train.features
         gen = torch.Generator().manual_seed(seed)
         labels = torch.cat([g.y for g in train.graphs])
-        n = self.nodes or max(1, round(sum(g.num_nodes for g in train.graphs) / len(labels)))
+        n = self.nodes or mean_nodes(train.graphs)
         x0, adj0, y_syn = self._initial(train.graphs, labels, spec, n, gen)
         sparsity = float(adj0.mean())
         feat = x0.to(device).requires_grad_()

@@ -43,6 +43,7 @@ from baselines.learned import (
     check_edge_features,
     csr,
     discretised_set,
+    mean_nodes,
     padded,
 )
 from mirage.data import TrainSplit
@@ -279,8 +280,7 @@ class KiDD(Distiller):
         device, spec = ctx.device, train.features
         gen = torch.Generator().manual_seed(seed)
         labels = torch.cat([g.y for g in train.graphs])
-        mean_nodes = sum(g.num_nodes for g in train.graphs) / len(labels)
-        n = max(1, round(mean_nodes)) * self.node_multiplier
+        n = mean_nodes(train.graphs) * self.node_multiplier
         chosen = initial_choice(embeddings(train.graphs, spec) if self.init != "random" else
                                 torch.empty(0), labels, self.gpc, self.init, gen)
         x0, a0 = (torch.stack(t) for t in zip(*(padded(train.graphs[i], spec, n)

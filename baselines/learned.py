@@ -38,6 +38,11 @@ def one_hot_features(g: Data, spec: FeatureSpec) -> Tensor:
     return torch.cat([x, g.x_cont.float()], dim=1) if spec.node_cont_dim else x
 
 
+def mean_nodes(graphs: list[Data]) -> int:
+    """The graphs' mean node count, rounded (at least 1): a synthetic graph's base size."""
+    return max(1, round(sum(g.num_nodes for g in graphs) / len(graphs)))
+
+
 def padded(g: Data, spec: FeatureSpec, n: int) -> tuple[Tensor, Tensor]:
     """A real graph cut to its first ``n`` nodes and zero-padded to ``n``: dense feature rows
     ``[n, d]`` and its 0/1 adjacency ``[n, n]``."""

@@ -38,7 +38,7 @@ def test_distillers_never_see_validation_or_test(name: str, tmp_path: Path) -> N
     cfg = compose_cfg([f"distiller={name}", "dataset=synthetic"])
     params = OmegaConf.to_container(cfg.distiller, resolve=True)
     # Learned distillers: a few steps show what they read as well as a thousand do.
-    params.update({k: 3 for k in ("iterations", "epochs") if k in params})
+    params.update({k: 3 for k in ("iterations", "epochs", "steps") if k in params})
     dataset_cfg = OmegaConf.to_container(cfg.dataset, resolve=True)
     ctx = DistillContext(model=OmegaConf.to_container(cfg.model, resolve=True))
     guarded = distill_cached(_dataset(Tripwire(), Tripwire()), params, 0, dataset_cfg,
