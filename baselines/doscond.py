@@ -28,11 +28,19 @@ from baselines.learned import (
     check_edge_features,
     csr,
     discretised_set,
+    edges_of,
     mean_nodes,
     padded,
 )
 from mirage.data import FeatureSpec, TrainSplit
-from mirage.distill.base import DistillContext, DistilledSet, Distiller, positive_int
+from mirage.distill.base import (
+    DistillContext,
+    DistilledSet,
+    Distiller,
+    non_negative_number,
+    positive_int,
+    positive_number,
+)
 from mirage.errors import ConfigError, DistillError
 
 
@@ -114,14 +122,10 @@ class DosCond(Distiller):
                  log_every: int = 50) -> None:
         self.gpc = positive_int("distiller.gpc", gpc)
         self.iterations = positive_int("distiller.iterations", iterations)
-        for key, value in (("lr_adj", lr_adj), ("lr_feat", lr_feat), ("beta", beta),
-                           ("readout_weight", readout_weight)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (
-                    key.startswith("lr_") and value == 0):
-                valid = "a positive number" if key.startswith("lr_") else "a number >= 0"
-                raise ConfigError(f"distiller.{key} must be {valid}, got {value!r}")
-        self.lr_adj, self.lr_feat, self.beta = float(lr_adj), float(lr_feat), float(beta)
-        self.readout_weight = float(readout_weight)
+        self.lr_adj = positive_number("distiller.lr_adj", lr_adj)
+        self.lr_feat = positive_number("distiller.lr_feat", lr_feat)
+        self.beta = non_negative_number("distiller.beta", beta)
+        self.readout_weight = non_negative_number("distiller.readout_weight", readout_weight)
         self.lr_decay_at = (None if lr_decay_at is None
                             else positive_int("distiller.lr_decay_at", lr_decay_at))
         self.nodes = None if nodes is None else positive_int("distiller.nodes", nodes)
@@ -224,11 +228,9 @@ class DosCond(Distiller):
             if (it + 1) % self.log_every == 0 or it + 1 == self.iterations:
                 ctx.log({"iteration": it + 1, "loss": curve_loss, "match": float(match.detach()),
                          "temperature": temperature})
-        logits = logits.detach().cpu()
-        edges = torch.sigmoid((logits + logits.transpose(1, 2)) / 2) > 0.5
-        return discretised_set(edges, feat.detach().cpu(), y_syn.cpu(), train,
-                               self.edge_features, {"initial_sparsity": sparsity,
-                                                    "final_loss": curve_loss})
+        return discretised_set(edges_of(logits.detach().cpu()), feat.detach().cpu(), y_syn.cpu(),
+                               train, self.edge_features, {"initial_sparsity": sparsity,
+                                                           "final_loss": curve_loss})
 
     def _real_batch(self, real: dict[int, RealGraphs], group: list[int], gen: torch.Generator,
                     device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -19,7 +19,13 @@ from tqdm.auto import trange
 
 from baselines.coresets import class_counts
 from mirage.data import TrainSplit
-from mirage.distill.base import DistillContext, DistilledSet, Distiller, positive_int
+from mirage.distill.base import (
+    DistillContext,
+    DistilledSet,
+    Distiller,
+    positive_int,
+    positive_number,
+)
 from mirage.errors import ConfigError
 from mirage.models import GNN, build_model
 from mirage.train import train_epoch
@@ -66,9 +72,7 @@ class Herding(Distiller):
         self.gpc = positive_int("distiller.gpc", gpc)
         self.epochs = positive_int("distiller.epochs", epochs)
         self.batch_size = positive_int("distiller.batch_size", batch_size)
-        if not isinstance(lr, int | float) or isinstance(lr, bool) or lr <= 0:
-            raise ConfigError(f"distiller.lr must be a positive number, got {lr!r}")
-        self.lr = float(lr)
+        self.lr = positive_number("distiller.lr", lr)
 
     def distill(self, train: TrainSplit, seed: int,
                 ctx: DistillContext | None = None) -> DistilledSet:

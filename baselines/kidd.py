@@ -43,11 +43,19 @@ from baselines.learned import (
     check_edge_features,
     csr,
     discretised_set,
+    edges_of,
     mean_nodes,
     padded,
 )
 from mirage.data import TrainSplit
-from mirage.distill.base import DistillContext, DistilledSet, Distiller, positive_int
+from mirage.distill.base import (
+    DistillContext,
+    DistilledSet,
+    Distiller,
+    non_negative_number,
+    positive_int,
+    positive_number,
+)
 from mirage.errors import ConfigError, DistillError
 
 INITS = ("herding", "kcenter", "random")
@@ -63,12 +71,6 @@ def per_gpc(key: str, value: Any, gpc: int) -> Any:
                               f"{sorted(value)}); add one or pass a single value")
         return value[gpc]
     return value
-
-
-def non_negative(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ConfigError(f"distiller.{key} must be a number >= 0, got {value!r}")
-    return float(value)
 
 
 # ---------------------------------------------------------------------------------- the kernel
@@ -260,10 +262,8 @@ class KiDD(Distiller):
                     "log_every"):
             setattr(self, key, positive_int(f"distiller.{key}", at[key]))
         for key in ("lr_adj", "lr_feat", "ridge", "orth_weight"):
-            setattr(self, key, non_negative(key, at[key]))
-        self.tau = non_negative("tau", at["tau"])
-        if self.tau == 0:
-            raise ConfigError("distiller.tau must be > 0, got 0")
+            setattr(self, key, non_negative_number(f"distiller.{key}", at[key]))
+        self.tau = positive_number("distiller.tau", at["tau"])
         if at["init"] not in INITS:
             raise ConfigError(f"distiller.init={at['init']!r} is not one of {list(INITS)}")
         self.init = at["init"]
@@ -363,8 +363,7 @@ class KiDD(Distiller):
     def _edges(self, structure: list[Tensor]) -> Tensor:
         """The discretised graphs: ``sigmoid(sym logits) > 0.5``, or ``sym(U V) > 0.5``."""
         if self.rank is None:
-            logits = structure[0].detach().cpu()
-            return torch.sigmoid((logits + logits.transpose(1, 2)) / 2) > 0.5
+            return edges_of(structure[0].detach().cpu())
         a = (structure[0] @ structure[1]).detach().cpu()
         return (a + a.transpose(1, 2)) / 2 > 0.5
 

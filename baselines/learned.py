@@ -167,6 +167,12 @@ def edge_row(train: TrainSplit, mode: str) -> Tensor | None:
     return one_hot_columns(torch.cat([g.edge_attr for g in train.graphs]), cards).mean(0)
 
 
+def edges_of(logits: Tensor) -> Tensor:
+    """The discretised graphs of adjacency logits ``[g, n, n]``: ``sigmoid(sym(logits)) > 0.5``
+    (bool, symmetric)."""
+    return torch.sigmoid((logits + logits.transpose(1, 2)) / 2) > 0.5
+
+
 def discretised_set(edges: Tensor, feat: Tensor, y: Tensor, train: TrainSplit, edge_features: str,
                     meta: Mapping[str, Any]) -> DistilledSet:
     """The output of a learned distiller: ``edges [g, n, n]`` (bool, symmetric), ``feat

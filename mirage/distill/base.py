@@ -176,3 +176,17 @@ def positive_int(key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"{key} must be a positive integer, got {value!r}")
     return value
+
+
+def positive_number(key: str, value: Any) -> float:
+    """Validate a real hyperparameter ``> 0`` (a learning rate, a temperature)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{key} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def non_negative_number(key: str, value: Any) -> float:
+    """Validate a real hyperparameter ``>= 0`` (a weight that 0 switches off)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ConfigError(f"{key} must be a number >= 0, got {value!r}")
+    return float(value)
