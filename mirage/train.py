@@ -1,7 +1,8 @@
 """The one training / evaluation loop: train on a distilled set, evaluate on real graphs.
 
-Every epoch evaluates validation and test, then the run reports the test metrics of the epoch
-with the best validation score (ties: earliest epoch). Test is never used for selection, nor for
+Every epoch evaluates validation; test is evaluated only at the epochs that set a new best
+validation score, and the run reports the test metrics of the best one (ties: earliest epoch). Test
+is never used for selection (no test curve exists to peek at, and evaluation costs half), nor for
 the calibrated accuracy (``acc_cal``: a decision rule fitted on that epoch's validation logits and
 applied to its test logits, see :func:`mirage.metrics.calibrated_accuracy`).
 ``train.eval_at_init`` adds the untrained model as epoch 0, as the official Mirage loop does.
@@ -78,12 +79,22 @@ def select_best(history: list[dict[str, float]], key: str) -> dict[str, float]:
     return max(scored, key=lambda h: h[key]) if scored else history[0]
 
 
+def is_new_best(history: list[dict[str, float]], entry: dict[str, float], key: str) -> bool:
+    """Whether ``entry`` would be :func:`select_best`'s choice over ``history`` + ``entry``."""
+    if not history:
+        return True
+    if math.isnan(entry[key]):
+        return False
+    return math.isnan(best := select_best(history, key)[key]) or entry[key] > best
+
+
 def fit(model: nn.Module, distilled: DistilledSet, val: list[Data], test: list[Data], *,
         epochs: int, batch_size: int, lr: float, weight_decay: float, eval_batch_size: int,
         select_on: str, seed: int, device: torch.device, eval_at_init: bool = False,
         progress: bool = False,
         on_epoch: Callable[[dict[str, float]], None] | None = None) -> FitResult:
-    """Adam on ``distilled``; evaluate ``val``/``test`` every epoch; select on ``select_on``.
+    """Adam on ``distilled``; evaluate ``val`` every epoch, ``test`` at new bests; select on
+    ``select_on``. History entries of other epochs carry no ``test_*`` (nor ``val_acc_cal``) keys.
 
     ``eval_at_init`` also evaluates the untrained model as epoch 0, a candidate for selection like
     any other: the official Mirage loop does this (it evaluates before each training epoch).
@@ -103,16 +114,18 @@ def fit(model: nn.Module, distilled: DistilledSet, val: list[Data], test: list[D
     def evaluate(epoch: int, loss: float) -> None:
         nonlocal eval_time
         t0 = time.perf_counter()
-        val_logits, test_logits = predict(model, val_batches), predict(model, test_batches)
-        val_m, test_m = evaluate_logits(val_logits, y_val), evaluate_logits(test_logits, y_test)
-        val_m["acc_cal"], test_m["acc_cal"] = calibrated_accuracy(val_logits, y_val, test_logits,
-                                                                  y_test)
+        val_logits = predict(model, val_batches)
+        entry = {"epoch": epoch, "loss": loss,
+                 **{f"val_{k}": v for k, v in evaluate_logits(val_logits, y_val).items()}}
+        if is_new_best(history, entry, f"val_{select_on}"):
+            test_logits = predict(model, test_batches)
+            entry.update({f"test_{k}": v for k, v in evaluate_logits(test_logits, y_test).items()})
+            entry["val_acc_cal"], entry["test_acc_cal"] = calibrated_accuracy(
+                val_logits, y_val, test_logits, y_test)
         eval_time += time.perf_counter() - t0
-        history.append({"epoch": epoch, "loss": loss,
-                        **{f"val_{k}": v for k, v in val_m.items()},
-                        **{f"test_{k}": v for k, v in test_m.items()}})
+        history.append(entry)
         if on_epoch is not None:
-            on_epoch(history[-1])
+            on_epoch(entry)
 
     if eval_at_init:
         evaluate(0, math.nan)
