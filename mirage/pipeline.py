@@ -69,17 +69,30 @@ def stable_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+# Distiller keys added after rows were written, with the value that does what the code did
+# before them: at that value a key is left out of config hashes and cache keys, so earlier rows
+# and artifacts still match (resume and the cache survive the addition). Its CSV column stays.
+ADDED_LATER: dict[str, Any] = {"budget_bytes": None, "cont_bins": None}
+
+
 def settings(distiller_cfg: dict[str, Any]) -> dict[str, Any]:
     """A distiller node without ``_target_``: where the class lives is not a setting, so moving
     it changes no row, hash or cache key."""
     return {k: v for k, v in distiller_cfg.items() if k != "_target_"}
 
 
+def identity(distiller_cfg: dict[str, Any]) -> dict[str, Any]:
+    """:func:`settings` less the :data:`ADDED_LATER` keys at their neutral values: what config
+    hashes and cache keys see."""
+    return {k: v for k, v in settings(distiller_cfg).items()
+            if not (k in ADDED_LATER and v == ADDED_LATER[k])}
+
+
 def artifact_key(dataset_cfg: dict, split_hash: str, distiller_cfg: dict, seed: int,
                  model_cfg: dict | None = None) -> str:
     """Cache key of a distilled set: everything that can change it, nothing that cannot.
     ``model_cfg`` only for a distiller whose set depends on the evaluation GNN (herding)."""
-    parts = {"dataset": dataset_cfg, "split": split_hash, "distiller": settings(distiller_cfg),
+    parts = {"dataset": dataset_cfg, "split": split_hash, "distiller": identity(distiller_cfg),
              "seed": seed, "version": ARTIFACT_VERSION}
     if model_cfg is not None:
         parts["model"] = model_cfg
@@ -176,6 +189,7 @@ class Job:
         parts = {"dataset": plain["dataset"], "distiller": settings(plain["distiller"]),
                  "model": plain["model"], "train": plain["train"]}
         hparams = {k: v for part, node in parts.items() for k, v in flatten(node, part).items()}
+        parts["distiller"] = identity(plain["distiller"])
         base = {
             "dataset": cfg.dataset.name, "distiller": cfg.distiller.name, "model": cfg.model.name,
             "distill_seed": cfg.distill_seed,

@@ -156,3 +156,24 @@ def test_cache_key() -> None:
     assert key != artifact_key(ds_cfg, "split2", dist, 0)
     assert key != artifact_key(ds_cfg, "split1", dist, 1)
     assert key != artifact_key({"name": "NCI1", "loader": "tu"}, "split1", dist, 0)
+
+
+def test_keys_added_later_keep_old_hashes_at_their_neutral_value(run_cfg) -> None:
+    """A key added to a distiller at the value that reproduces the old behaviour leaves the
+    config hash and cache key of every earlier configuration as they were; any other value
+    changes both, and the CSV column is written either way."""
+    from mirage.pipeline import ADDED_LATER, Job, validate
+
+    cfg = run_cfg("dataset=mutag", "distiller=mirage")
+    plain = validate(cfg)
+    job = Job.of(cfg, plain)
+    old = {k: v for k, v in plain["distiller"].items() if k not in ADDED_LATER}
+    assert set(ADDED_LATER) <= set(plain["distiller"])  # the keys are in the config file
+    assert artifact_key({}, "s", plain["distiller"], 0) == artifact_key({}, "s", old, 0)
+    without = Job.of(cfg, {**plain, "distiller": old})
+    assert job.base["config_hash"] == without.base["config_hash"]
+    assert "distiller.budget_bytes" in job.hparams
+    changed = {**plain["distiller"], "budget_bytes": 5000}
+    assert artifact_key({}, "s", changed, 0) != artifact_key({}, "s", old, 0)
+    assert Job.of(cfg, {**plain, "distiller": changed}).base["config_hash"] != \
+        job.base["config_hash"]

@@ -219,6 +219,11 @@ def test_fraction_rounds_up_without_float_noise() -> None:
     ({"cross_class_filter": "yes"}, "distiller.cross_class_filter"),
     ({"sampling": "weighted"}, "distiller.sampling"),
     ({"carry_degree": 1}, "distiller.carry_degree"),
+    ({"budget_bytes": 0}, "distiller.budget_bytes"),
+    ({"budget_bytes": 10.5}, "distiller.budget_bytes"),
+    ({"budget_bytes": 1000, "cross_class_filter": True}, "distiller.budget_bytes"),
+    ({"cont_bins": 1}, "distiller.cont_bins"),
+    ({"cont_bins": -3}, "distiller.cont_bins"),
 ])
 def test_bad_hyperparameters_name_the_key(params: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(key)):
@@ -310,3 +315,103 @@ def test_threshold_fraction_of_class_size_is_ceil() -> None:
     out = Mirage(hops=1, threshold=0.5).distill(data, seed=0)
     assert [out.meta["classes"][c]["threshold"] for c in ("0", "1")] == [
         math.ceil(3.5), math.ceil(4.5)]
+
+
+# ----------------------------------------------------------------------------- byte budget
+
+def _by_class(ds: DistilledSet) -> dict[int, list[tuple[float, Data]]]:
+    out: dict[int, list[tuple[float, Data]]] = {}
+    for g, s in zip(ds.samples, ds.support, strict=True):
+        out.setdefault(int(g.y), []).append((s, g))
+    return out
+
+
+@pytest.mark.parametrize("budget", [400, 1500, 4000, 20000])
+def test_budget_fits_and_each_class_keeps_a_support_threshold(budget: int) -> None:
+    """Every class keeps exactly its itemsets down to a support threshold (the same mining
+    without a budget, cut at that support), the set fits in ``budget`` bytes, and no class
+    could lower its threshold by one support level without breaking the budget."""
+    data = synthetic()
+    out = Mirage(hops=1, threshold=1, max_size=2, budget_bytes=budget).distill(data, seed=0)
+    everything = Mirage(hops=1, threshold=1, max_size=2).distill(data, seed=0)
+    assert out.nbytes() == out.meta["budget"]["used"] <= budget
+    kept, full = _by_class(out), _by_class(everything)
+    for cls, rows in full.items():
+        threshold = out.meta["classes"][str(cls)]["threshold"]
+        expected = [g for s, g in rows if s >= threshold]
+        got = [g for _, g in kept.get(cls, [])]
+        assert len(got) == len(expected)
+        assert all(torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
+                   for a, b in zip(got, expected, strict=True))
+        # The next support level of this class would not fit.
+        lower = sorted({s for s, _ in rows if s < threshold}, reverse=True)
+        if lower:
+            more = sum(DistilledSet([g]).nbytes() for s, g in rows if s == lower[0])
+            assert out.nbytes() + more > budget
+    assert out.nbytes() > 0.5 * budget  # lands near the budget on this data
+
+
+def test_budget_grows_the_set_and_too_small_a_budget_says_so() -> None:
+    data = synthetic()
+    sizes = [Mirage(hops=2, threshold=1, budget_bytes=b).distill(data, seed=0).nbytes()
+             for b in (800, 3000, 12000)]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+    with pytest.raises(ConfigError, match=r"distiller\.budget_bytes=10 .*raise it"):
+        Mirage(hops=2, budget_bytes=10).distill(data, seed=0)
+
+
+def test_budget_ignores_max_patterns_and_is_deterministic() -> None:
+    data = synthetic()
+    a = Mirage(hops=2, max_patterns=1, budget_bytes=5000).distill(data, seed=0)
+    b = Mirage(hops=2, max_patterns=None, budget_bytes=5000).distill(data, seed=3)
+    assert a.num_graphs == b.num_graphs > 3 and a.nbytes() == b.nbytes()
+    assert all(torch.equal(g.x, h.x) for g, h in zip(a.samples, b.samples, strict=True))
+
+
+# ----------------------------------------------------------------------------- continuous bins
+
+def _with_cont(split: TrainSplit, values: np.ndarray) -> TrainSplit:
+    """The same graphs, each node carrying one continuous attribute from ``values`` (in order)."""
+    graphs, at = [], 0
+    for g in split.graphs:
+        h = g.clone()
+        h.x_cont = torch.tensor(values[at:at + g.num_nodes], dtype=torch.float).view(-1, 1)
+        at += g.num_nodes
+        graphs.append(h)
+    return TrainSplit(split.name, graphs, split.num_classes, split.features)
+
+
+def test_continuous_bins_split_trees_by_quantile_of_the_training_nodes() -> None:
+    data = synthetic()
+    n = sum(g.num_nodes for g in data.graphs)
+    values = np.random.default_rng(0).normal(size=n)
+    cont = _with_cont(data, values)
+    plain = Mirage(hops=1, threshold=1, max_size=1).distill(cont, seed=0)
+    binned = Mirage(hops=1, threshold=1, max_size=1, cont_bins=4).distill(cont, seed=0)
+    # Edges: the quartiles of exactly the nodes given (the training nodes), nothing else.
+    assert np.allclose(binned.meta["cont_bin_edges"][0],
+                       np.quantile(values.astype(np.float32), [0.25, 0.5, 0.75]))
+    assert "cont_bin_edges" not in plain.meta
+    # Bins refine tree identity: more distinct trees, each single-tree sample within one bin.
+    assert binned.meta["distinct_trees"] > plain.meta["distinct_trees"]
+    edges = binned.meta["cont_bin_edges"][0]
+    for g in binned.samples:
+        roots = g.x_cont[g.pool_mask].view(-1).numpy()
+        assert len(set(np.searchsorted(edges, roots, side="right").tolist())) == 1
+    # Without continuous attributes the option changes nothing.
+    a = Mirage(hops=1, cont_bins=4).distill(data, seed=0)
+    b = Mirage(hops=1).distill(data, seed=0)
+    assert a.nbytes() == b.nbytes() and "cont_bin_edges" not in a.meta
+
+
+def test_continuous_bins_are_fitted_on_the_graphs_given() -> None:
+    """Shifting the attributes of graphs outside the split moves nothing: a split with some
+    graphs removed fits its bins on the remaining nodes only."""
+    data = synthetic()
+    n = sum(g.num_nodes for g in data.graphs)
+    cont = _with_cont(data, np.arange(n, dtype=float))
+    half = TrainSplit(cont.name, cont.graphs[: len(cont.graphs) // 2], cont.num_classes,
+                      cont.features)
+    m = sum(g.num_nodes for g in half.graphs)
+    edges = Mirage(hops=1, cont_bins=2).distill(half, seed=0).meta["cont_bin_edges"][0]
+    assert edges == [pytest.approx((m - 1) / 2)]  # the median of 0..m-1, not of 0..n-1

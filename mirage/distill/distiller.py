@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -21,9 +22,16 @@ import torch
 from torch_geometric.data import Data
 
 from mirage.data import TrainSplit
-from mirage.distill.base import DistillContext, DistilledSet, Distiller, positive_int
+from mirage.distill.base import DistillContext, DistilledSet, Distiller, nbytes, positive_int
 from mirage.distill.mining import Itemset, TransactionDB
-from mirage.distill.trees import ComputationTree, GraphUnion, computation_tree, tree_ids, union_of
+from mirage.distill.trees import (
+    ComputationTree,
+    GraphUnion,
+    computation_tree,
+    intern_rows,
+    tree_ids,
+    union_of,
+)
 from mirage.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -91,12 +99,18 @@ class Mirage(Distiller):
             (draws in proportion to support, the paper).
         carry_degree: store every tree node's degree in its source graph as ``deg``, so that
             GCN's normalisation on a tree equals the one on the source graph.
+        budget_bytes: fit the set in this many bytes (:func:`~mirage.distill.base.nbytes`):
+            the lowest support fraction, shared by every class, whose tree sets fit; ``threshold``
+            is then only a floor and ``max_patterns`` is not applied (``None``: off).
+        cont_bins: make continuous node attributes part of tree identity through this many
+            quantile bins per column, fitted on the training nodes (``None``: ignore them).
     """
 
 
     def __init__(self, *, hops: int = 2, threshold: Any = 0.3, max_size: int | None = 4,
                  max_patterns: int | None = None, cross_class_filter: bool = False,
-                 sampling: str = "uniform", carry_degree: bool = False) -> None:
+                 sampling: str = "uniform", carry_degree: bool = False,
+                 budget_bytes: int | None = None, cont_bins: int | None = None) -> None:
         self.hops = positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
@@ -107,6 +121,15 @@ class Mirage(Distiller):
                               f"got {sampling!r}")
         self.sampling = sampling
         self.carry_degree = _check_bool("distiller.carry_degree", carry_degree)
+        self.budget_bytes = _optional_positive("distiller.budget_bytes", budget_bytes)
+        if self.budget_bytes is not None and self.cross_class_filter:
+            raise ConfigError("distiller.budget_bytes cannot be combined with "
+                              "distiller.cross_class_filter=true (the filter's thresholds would "
+                              "move with the budget's); set one of them off")
+        self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
+        if self.cont_bins == 1:
+            raise ConfigError("distiller.cont_bins must be >= 2 (or null to ignore continuous "
+                              "attributes), got 1")
 
     def _class_threshold(self, cls: int, num_graphs: int) -> int:
         if isinstance(self.threshold, dict):
@@ -132,13 +155,14 @@ class Mirage(Distiller):
 
         union = union_of(train.graphs)
         graph_class = torch.cat([g.y.view(-1) for g in train.graphs]).numpy()
+        labels, bins = self._node_labels(union)
         lap("union")
-        ids = tree_ids(union.node_label, union.edge_label, union.in_edges, self.hops)
+        ids = tree_ids(labels, union.edge_label, union.in_edges, self.hops)
         lap("trees")
 
         # One transaction per graph of a class; its items: trees of its non-isolated nodes.
         node_class = np.where(union.isolated, -1, graph_class[union.node_graph])
-        dbs, thresholds, mined, stats = {}, {}, {}, {}
+        dbs, thresholds, mined, samples, stats = {}, {}, {}, {}, {}
         for cls in range(train.num_classes):
             in_class = graph_class == cls
             tx_of_graph = np.cumsum(in_class) - 1
@@ -146,25 +170,42 @@ class Mirage(Distiller):
             dbs[cls] = TransactionDB(tx_of_graph[union.node_graph[nodes]], ids[nodes],
                                      int(in_class.sum()))
             thresholds[cls] = self._class_threshold(cls, dbs[cls].num_transactions)
-            mined[cls] = dbs[cls].mine(thresholds[cls], self.max_size, self.max_patterns)
+            if self.budget_bytes is None:
+                mined[cls] = dbs[cls].mine(thresholds[cls], self.max_size, self.max_patterns)
+            else:
+                mined[cls], samples[cls] = self._ranked(dbs[cls], thresholds[cls], union, ids,
+                                                        node_class == cls, cls)
             stats[str(cls)] = {"transactions": dbs[cls].num_transactions,
                                "distinct_trees": int(dbs[cls].items.size),
                                "threshold": thresholds[cls],
                                "frequent_itemsets": len(mined[cls])}
         lap("mining")
 
+        budget = None
+        if self.budget_bytes is not None:
+            candidates = mined
+            mined, samples, used = self._within_budget(mined, samples, dbs)
+            budget = {"bytes": self.budget_bytes, "used": used}
+            for cls, found in mined.items():
+                # The support threshold the budget set: the lowest support kept (or just above
+                # the highest support when the class keeps nothing).
+                if found:
+                    thresholds[cls] = found[-1].support
+                elif candidates[cls]:
+                    thresholds[cls] = candidates[cls][0].support + 1
+                stats[str(cls)].update(threshold=thresholds[cls], frequent_itemsets=len(found))
         kept = {cls: [s for s in found if not self._elsewhere(s, cls, dbs, thresholds)]
                 for cls, found in mined.items()} if self.cross_class_filter else mined
         for cls, found in kept.items():
             stats[str(cls)]["after_filter"] = len(found)
         lap("filter")
 
-        samples, support = [], []
+        out, support = [], []
         for cls, found in kept.items():
-            trees = self._representatives(union, ids, node_class == cls, found)
-            for itemset in found:
-                samples.append(self._sample([trees[t] for t in itemset.items], union, cls))
-                support.append(float(itemset.support))
+            if self.budget_bytes is None:
+                samples[cls] = self._samples(union, ids, node_class == cls, cls, found)
+            out.extend(samples[cls])
+            support.extend(float(itemset.support) for itemset in found)
         lap("samples")
 
         empty = [cls for cls, found in kept.items() if not found]
@@ -173,7 +214,7 @@ class Mirage(Distiller):
                         "graphs%s); it gets no training sample", cls, thresholds[cls],
                         dbs[cls].num_transactions,
                         ", after the cross-class filter" if mined[cls] else "")
-        if not samples:
+        if not out:
             raise ConfigError(
                 f"mirage found no frequent tree set in any class (min supports {thresholds}"
                 f"{', cross-class filter on' if self.cross_class_filter else ''}); "
@@ -182,7 +223,83 @@ class Mirage(Distiller):
         meta = {"hops": self.hops, "classes": stats, "empty_classes": empty,
                 "distinct_trees": int(np.count_nonzero(np.bincount(ids[~union.isolated]))),
                 "isolated_nodes": int(union.isolated.sum()), "timings": timings}
-        return DistilledSet(samples, self.sampling, support, meta)
+        if budget is not None:
+            meta["budget"] = budget
+        if bins is not None:
+            meta["cont_bin_edges"] = bins
+        return DistilledSet(out, self.sampling, support, meta)
+
+    def _node_labels(self, union: GraphUnion) -> tuple[np.ndarray, list[list[float]] | None]:
+        """Node label ids for tree identity, and the continuous bins' edges (``None``: unused).
+
+        With ``cont_bins``, every continuous column joins the categorical label as its quantile
+        bin; the edges come from the nodes at hand, which are training nodes only.
+        """
+        if self.cont_bins is None or union.x_cont is None:
+            return union.node_label, None
+        cont = union.x_cont.double().numpy().reshape(union.num_nodes, -1)
+        levels = np.linspace(0.0, 1.0, self.cont_bins + 1)[1:-1]
+        edges = [np.unique(np.quantile(col, levels)) for col in cont.T]
+        codes = [np.searchsorted(e, col, side="right") for e, col in zip(edges, cont.T,
+                                                                          strict=True)]
+        return (intern_rows(np.column_stack([union.node_label, *codes])),
+                [e.tolist() for e in edges])
+
+    def _samples(self, union: GraphUnion, ids: np.ndarray, in_class: np.ndarray, cls: int,
+                 itemsets: list[Itemset]) -> list[Data]:
+        """One sample per itemset, in order."""
+        trees = self._representatives(union, ids, in_class, itemsets)
+        return [self._sample([trees[t] for t in s.items], union, cls) for s in itemsets]
+
+    def _ranked(self, db: TransactionDB, floor: int, union: GraphUnion, ids: np.ndarray,
+                in_class: np.ndarray, cls: int) -> tuple[list[Itemset], list[Data]]:
+        """The class's itemsets of support ``>= floor`` in rank order with their samples, cut
+        where they alone exceed ``budget_bytes`` (no lower support level could then fit)."""
+        k = 64
+        while True:
+            found = db.mine(floor, self.max_size, k)
+            samples = self._samples(union, ids, in_class, cls, found)
+            if len(found) < k:
+                return found, samples
+            if nbytes(samples) > self.budget_bytes:
+                # The last support level may be cut short by k; it cannot fit in any case.
+                keep = sum(s.support > found[-1].support for s in found)
+                return found[:keep], samples[:keep]
+            k *= 4
+
+    def _within_budget(self, mined: dict[int, list[Itemset]], samples: dict[int, list[Data]],
+                       dbs: dict[int, TransactionDB]
+                       ) -> tuple[dict[int, list[Itemset]], dict[int, list[Data]], int]:
+        """Per class, the itemsets down to a support threshold, the thresholds lowered together
+        until the set would exceed ``budget_bytes``.
+
+        Support levels of all classes are visited by relative support (support / class size),
+        highest first; a level joins, with any level of its class left out before it, when that
+        fits (lower levels of other classes may still fit after one did not). Returns the kept
+        itemsets and samples (prefixes of each class's) and their bytes.
+        """
+        levels = []  # (-relative support, class, prefix length through this support level)
+        for cls, found in mined.items():
+            for i, itemset in enumerate(found):
+                if i + 1 == len(found) or found[i + 1].support < itemset.support:
+                    levels.append((-Fraction(itemset.support, dbs[cls].num_transactions), cls,
+                                   i + 1))
+        keep = dict.fromkeys(mined, 0)
+        size = {cls: [nbytes([g]) for g in graphs] for cls, graphs in samples.items()}
+        used = 0
+        for _, cls, end in sorted(levels):
+            # A level left out stays out: every later level of its class includes it.
+            extra = sum(size[cls][keep[cls]:end])
+            if used + extra <= self.budget_bytes:
+                used, keep[cls] = used + extra, end
+        if not used:
+            smallest = min((b for sizes in size.values() for b in sizes), default=0)
+            raise ConfigError(f"distiller.budget_bytes={self.budget_bytes} is below Mirage's "
+                              f"smallest set here (the most frequent tree sets of each class "
+                              f"take more; one sample alone takes {smallest} bytes or more); "
+                              "raise it")
+        return ({cls: mined[cls][:n] for cls, n in keep.items()},
+                {cls: samples[cls][:n] for cls, n in keep.items()}, used)
 
     @staticmethod
     def _elsewhere(itemset: Itemset, cls: int, dbs: dict[int, TransactionDB],
