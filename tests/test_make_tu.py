@@ -1,0 +1,41 @@
+"""Synthetic TU-format datasets (experiments/make_tu.py) through the generic ``dataset=tu`` path."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from experiments import make_tu
+from mirage.pipeline import run
+
+
+@pytest.fixture(scope="module")
+def small_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Small copies (120 graphs) of every synthetic dataset, written in the TU raw format."""
+    root = tmp_path_factory.mktemp("syn")
+    for name, spec in make_tu.SPECS.items():
+        small = replace(spec, graphs=120)
+        raw = root / "TU" / name / "raw"
+        make_tu.write_tu(make_tu.make_dataset(small), name, raw, spec.signal == "cont")
+    return root
+
+
+def test_generation_is_seeded() -> None:
+    spec = replace(make_tu.SPECS["SYN-MOTIF3"], graphs=30)
+    a, b = make_tu.make_dataset(spec), make_tu.make_dataset(spec)
+    assert [(g.edges, g.labels, g.y) for g in a] == [(g.edges, g.labels, g.y) for g in b]
+    assert {g.y for g in a} == {0, 1, 2}
+
+
+@pytest.mark.parametrize(("name", "extra"), [("SYN-MOTIF3", []),
+                                             ("SYN-CONT", ["distiller.cont_bins=4"])])
+def test_generic_path_runs_end_to_end(run_cfg, small_root: Path, name: str,
+                                      extra: list[str]) -> None:
+    """Multi-class data and continuous attributes through dataset=tu, Mirage's generic
+    defaults and a GNN: every row ok, with the one-vs-rest macro AUC."""
+    rows = run(run_cfg("dataset=tu", f"dataset.name={name}", f"data_root={small_root}",
+                       "distiller=mirage", "model=gcn", "train.epochs=3", "seeds=[0]", *extra))
+    assert [r["status"] for r in rows] == ["ok"]
+    assert 0.0 <= rows[0]["test_auc"] <= 1.0 and rows[0]["distilled_graphs"] > 0
