@@ -56,12 +56,17 @@ def peak_rss_mb() -> float:
 
 
 def git_sha() -> str:
+    """The checkout's short commit, with ``+dirty`` when tracked files differ from it (then the
+    commit alone does not say which code made a row); empty outside a git checkout."""
+    here = Path(__file__).parent
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, cwd=Path(__file__).parent, timeout=5)
-        return out.stdout.strip()
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, cwd=here, timeout=5).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, cwd=here, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
+    return f"{sha}+dirty" if sha and changed.strip() else sha
 
 
 def stable_hash(obj: Any) -> str:
@@ -117,6 +122,7 @@ def distill_cached(data: GraphDataset, distiller_cfg: dict, seed: int, dataset_c
     ds = distiller.distill(data.train_split(), seed, ctx)
     seconds = time.perf_counter() - t0
     ds.meta["distill_time_s"] = seconds
+    ds.meta["git_sha"] = git_sha()  # which code made it: a later cache hit reuses this set
     ds.save(path)
     return Distilled(ds, seconds, False, key)
 

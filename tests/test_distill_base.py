@@ -177,3 +177,26 @@ def test_keys_added_later_keep_old_hashes_at_their_neutral_value(run_cfg) -> Non
     assert artifact_key({}, "s", changed, 0) != artifact_key({}, "s", old, 0)
     assert Job.of(cfg, {**plain, "distiller": changed}).base["config_hash"] != \
         job.base["config_hash"]
+
+
+def test_git_sha_marks_a_dirty_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows record which code made them: a commit, plus '+dirty' when tracked files differ."""
+    import subprocess
+
+    from mirage import pipeline
+
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    tracked = repo / "pkg" / "code.py"
+    tracked.write_text("x = 1\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    monkeypatch.setattr(pipeline, "__file__", str(tracked))
+    clean = pipeline.git_sha()
+    assert clean and "+" not in clean
+    (repo / "pkg" / "untracked.py").write_text("")  # untracked files do not run as rows' code
+    assert pipeline.git_sha() == clean
+    tracked.write_text("x = 2\n")
+    assert pipeline.git_sha() == f"{clean}+dirty"
