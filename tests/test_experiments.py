@@ -141,3 +141,17 @@ def test_bench_learned_mutag(tmp_path: Path, overrides: list[str], name: str,
     assert at_official == pytest.approx(setup + count * per_it)
     assert float(row["speedup"]) == pytest.approx(at_official / float(row["mirage_s"]))
     assert "| MUTAG | 2 | 4 |" in out.with_suffix(".md").read_text()
+
+
+def test_mirage_budget_table_regenerates_on_mutag(tmp_path: Path) -> None:
+    """The committed budget-landing rows of MUTAG are what the script makes now (deterministic:
+    no timing in it), and every budget that ran fits."""
+    from experiments import mirage_budget
+
+    committed = [r for r in csv.DictReader(
+        (Path(__file__).resolve().parents[1] / "results" / "bench" / "mirage_budget.csv").open())
+        if r["dataset"] == "MUTAG"]
+    fresh = mirage_budget.measure("mutag", [int(r["budget_bytes"]) for r in committed],
+                                  [f"data_root={data_root()}", f"cache_dir={tmp_path}"])
+    assert [{k: str(v) for k, v in r.items()} for r in fresh] == committed
+    assert all(int(r["bytes"]) <= int(r["budget_bytes"]) for r in committed if r["bytes"] != "-")

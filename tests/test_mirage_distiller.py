@@ -349,15 +349,22 @@ def test_budget_fits_and_each_class_keeps_a_support_threshold(budget: int) -> No
             more = sum(DistilledSet([g]).nbytes() for s, g in rows if s == lower[0])
             assert out.nbytes() + more > budget
     assert out.nbytes() > 0.5 * budget  # lands near the budget on this data
+    assert set(kept) == set(full)  # every class keeps at least its most frequent tree sets
 
 
 def test_budget_grows_the_set_and_too_small_a_budget_says_so() -> None:
     data = synthetic()
     sizes = [Mirage(hops=2, threshold=1, budget_bytes=b).distill(data, seed=0).nbytes()
-             for b in (800, 3000, 12000)]
+             for b in (900, 3000, 12000)]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
     with pytest.raises(ConfigError, match=r"distiller\.budget_bytes=10 .*raise it"):
         Mirage(hops=2, budget_bytes=10).distill(data, seed=0)
+    # Enough for one class's first level but not for every class's: an error, not a set that
+    # leaves a class out.
+    first = Mirage(hops=2, threshold=1, max_patterns=1).distill(data, seed=0)
+    one = max(DistilledSet([g]).nbytes() for g in first.samples)
+    with pytest.raises(ConfigError, match="one support level of every class"):
+        Mirage(hops=2, budget_bytes=one + 1).distill(data, seed=0)
 
 
 def test_budget_ignores_max_patterns_and_is_deterministic() -> None:

@@ -274,30 +274,33 @@ class Mirage(Distiller):
         until the set would exceed ``budget_bytes``.
 
         Support levels of all classes are visited by relative support (support / class size),
-        highest first; a level joins, with any level of its class left out before it, when that
-        fits (lower levels of other classes may still fit after one did not). Returns the kept
-        itemsets and samples (prefixes of each class's) and their bytes.
+        highest first, after every class's first level (which must all fit); a level joins,
+        with any level of its class left out before it, when that fits (lower levels of other
+        classes may still fit after one did not). Returns the kept itemsets and samples
+        (prefixes of each class's) and their bytes.
         """
-        levels = []  # (-relative support, class, prefix length through this support level)
+        # (later than a class's first level?, -relative support, class, prefix length through
+        # this level): every class's first level comes first, so that no class is left out
+        # while another takes a second level.
+        levels = []
         for cls, found in mined.items():
-            for i, itemset in enumerate(found):
-                if i + 1 == len(found) or found[i + 1].support < itemset.support:
-                    levels.append((-Fraction(itemset.support, dbs[cls].num_transactions), cls,
-                                   i + 1))
+            ends = [i + 1 for i, s in enumerate(found)
+                    if i + 1 == len(found) or found[i + 1].support < s.support]
+            levels += [(rank > 0, -Fraction(found[end - 1].support, dbs[cls].num_transactions),
+                        cls, end) for rank, end in enumerate(ends)]
         keep = dict.fromkeys(mined, 0)
         size = {cls: [nbytes([g]) for g in graphs] for cls, graphs in samples.items()}
         used = 0
-        for _, cls, end in sorted(levels):
+        for _, _, cls, end in sorted(levels):
             # A level left out stays out: every later level of its class includes it.
             extra = sum(size[cls][keep[cls]:end])
             if used + extra <= self.budget_bytes:
                 used, keep[cls] = used + extra, end
-        if not used:
-            smallest = min((b for sizes in size.values() for b in sizes), default=0)
-            raise ConfigError(f"distiller.budget_bytes={self.budget_bytes} is below Mirage's "
-                              f"smallest set here (the most frequent tree sets of each class "
-                              f"take more; one sample alone takes {smallest} bytes or more); "
-                              "raise it")
+        if any(found and not keep[cls] for cls, found in mined.items()):
+            need = sum(sum(size[cls][:end]) for first, _, cls, end in levels if not first)
+            raise ConfigError(f"distiller.budget_bytes={self.budget_bytes} cannot hold one "
+                              f"support level of every class: their most frequent tree sets "
+                              f"take {need} bytes; raise it")
         return ({cls: mined[cls][:n] for cls, n in keep.items()},
                 {cls: samples[cls][:n] for cls, n in keep.items()}, used)
 
