@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from mirage.data import TrainSplit
-from mirage.distill.base import DistillContext, DistilledSet, Distiller, positive_int
+from mirage.distill.base import DistillContext, DistilledSet, Distiller, nbytes, positive_int
 
 
 class Full(Distiller):
@@ -20,24 +22,44 @@ class Full(Distiller):
 class Random(Distiller):
     """``gpc`` training graphs per class, drawn uniformly without replacement.
 
-    A class with fewer than ``gpc`` graphs contributes all of them.
+    A class with fewer than ``gpc`` graphs contributes all of them. With ``budget_bytes``, the
+    classes instead take turns adding their next random graph until the set holds at least that
+    many bytes (``gpc`` is not applied): a random coreset of equal or larger size than another
+    distiller's set.
     """
 
 
-    def __init__(self, gpc: int) -> None:
+    def __init__(self, gpc: int = 10, budget_bytes: int | None = None) -> None:
         self.gpc = positive_int("distiller.gpc", gpc)
+        self.budget_bytes = (None if budget_bytes is None
+                             else positive_int("distiller.budget_bytes", budget_bytes))
 
     def distill(self, train: TrainSplit, seed: int,
                 ctx: DistillContext | None = None) -> DistilledSet:
         gen = torch.Generator().manual_seed(seed)
         labels = torch.cat([g.y for g in train.graphs])
-        chosen: list[int] = []
+        orders = []  # per class: its graphs in a random order
         for c in labels.unique().tolist():
             idx = (labels == c).nonzero().view(-1)
-            chosen += idx[torch.randperm(len(idx), generator=gen)[: self.gpc]].tolist()
+            orders.append(idx[torch.randperm(len(idx), generator=gen)].tolist())
+        if self.budget_bytes is None:
+            chosen = [i for order in orders for i in order[: self.gpc]]
+        else:
+            chosen = self._fill(train, orders)
         samples = [train.graphs[i] for i in sorted(chosen)]
         return DistilledSet(samples, meta={"per_class": class_counts(samples),
                                            "train_indices": sorted(chosen)})
+
+    def _fill(self, train: TrainSplit, orders: list[list[int]]) -> list[int]:
+        """Round robin over the classes' orders until ``budget_bytes`` is reached (or all
+        graphs are in)."""
+        chosen, total = [], 0
+        for i in (i for turn in itertools.zip_longest(*orders) for i in turn if i is not None):
+            if total >= self.budget_bytes:
+                break
+            chosen.append(i)
+            total += nbytes([train.graphs[i]])
+        return chosen
 
 
 def class_counts(graphs: list) -> dict[int, int]:

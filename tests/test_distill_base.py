@@ -120,6 +120,34 @@ def test_random_keeps_gpc_per_class() -> None:
     assert out.meta["train_indices"] != other.meta["train_indices"]
 
 
+@pytest.mark.parametrize("budget", [1, 900, 2500, 10**9])
+def test_random_at_a_byte_budget_is_the_smallest_balanced_set_that_reaches_it(
+        budget: int) -> None:
+    data = _dataset()
+    rnd = build_distiller({"_target_": "baselines.coresets.Random", "name": "random",
+                           "budget_bytes": budget})
+    out = rnd.distill(data, seed=0)
+    total = out.nbytes()
+    if budget >= nbytes(data.graphs):
+        assert out.num_graphs == len(data.graphs)  # everything, and still short of the budget
+        return
+    assert total >= budget
+    counts = torch.bincount(torch.cat([g.y for g in out.samples]), minlength=2).tolist()
+    assert max(counts) - min(counts) <= 1  # the classes took turns
+    # Each class's graphs are the first ones of the order gpc mode draws from: at gpc = the
+    # class's count, random picks the same graphs.
+    for cls, n in enumerate(counts):
+        if n == 0:
+            continue
+        same = _random(n).distill(data, seed=0)
+        assert {i for i, g in zip(same.meta["train_indices"], same.samples, strict=True)
+                if int(g.y) == cls} == {i for i in out.meta["train_indices"]
+                                        if int(data.graphs[i].y) == cls}
+    # Minimal: without the last graph added it would fall short.
+    last = max(nbytes([g]) for g in out.samples)
+    assert total - last < budget or out.num_graphs == 1
+
+
 def test_full_is_the_training_split() -> None:
     data = _dataset()
     full = build_distiller({"_target_": "baselines.coresets.Full", "name": "full"})
