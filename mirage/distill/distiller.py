@@ -154,7 +154,7 @@ class Mirage(Distiller):
             clock = now
 
         union = union_of(train.graphs)
-        graph_class = torch.cat([g.y.view(-1) for g in train.graphs]).numpy()
+        graph_class = union.graph_y
         labels, bins = self._node_labels(union)
         lap("union")
         ids = tree_ids(labels, union.edge_label, union.in_edges, self.hops)

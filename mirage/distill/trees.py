@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from mirage.collated import Collated
+
 # Composite keys ``a * range_b + b`` stay below this bound, so int64 arithmetic never overflows.
 _KEY_LIMIT = 1 << 62
 
@@ -227,15 +229,16 @@ def computation_tree(in_edges: InEdges, root: int, depth: int) -> ComputationTre
 
 @dataclass(frozen=True)
 class GraphUnion:
-    """Graphs (in the :mod:`mirage.data` layout) concatenated into one disjoint graph."""
+    """Graphs (in the :mod:`mirage.data` layout) as one disjoint graph, with interned labels."""
 
     x: torch.Tensor  # [N, C] categorical node features
     x_cont: torch.Tensor | None  # [N, D] continuous node features, when every graph has them
-    edge_index: np.ndarray  # [2, E]
+    edge_index: np.ndarray  # [2, E] global node rows
     edge_attr: torch.Tensor | None  # [E, C_e], when every graph has edge features
     node_label: np.ndarray  # [N] id of the node's whole ``x`` row
     edge_label: np.ndarray  # [E] id of the edge's whole ``edge_attr`` row (0 without them)
-    node_graph: np.ndarray  # [N] index (into the input list) of the graph of each node
+    node_graph: np.ndarray  # [N] index (into the input) of the graph of each node
+    graph_y: np.ndarray  # [G] label of each graph
     in_edges: InEdges
 
     @property
@@ -254,33 +257,22 @@ def _rows(t: torch.Tensor) -> np.ndarray:
     return a[:, None] if a.ndim == 1 else a
 
 
-def _cat_optional(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
-    """Concatenate the parts, or ``None`` unless every graph has one."""
-    return None if any(p is None for p in parts) else torch.cat(parts)
-
-
 def union_of(graphs: Sequence[Data]) -> GraphUnion:
-    """Concatenate graphs into one disjoint graph and intern their node / edge labels.
-
-    Every graph needs ``x`` (its row count is the graph's node count) and ``edge_index``.
-    """
-    stores = [g.to_dict() for g in graphs]  # one call per graph: PyG attribute access is slow
-    x = torch.cat([s["x"] for s in stores])
-    num_nodes = np.array([s["x"].size(0) for s in stores], dtype=np.int64)
-    edge_parts = [s["edge_index"] for s in stores]
-    num_edges = np.array([e.size(1) for e in edge_parts], dtype=np.int64)
-    edge_index = torch.cat(edge_parts, dim=1).numpy().astype(np.int64, copy=False)
-    edge_index += np.repeat(np.cumsum(num_nodes) - num_nodes, num_edges)
-    edge_attr = _cat_optional([s.get("edge_attr") for s in stores])
-    edge_label = (intern_rows(_rows(edge_attr)) if edge_attr is not None
+    """One disjoint graph of ``graphs`` (a list, collated first, or a :class:`Collated`, used as
+    is) with its node / edge labels interned. No Python loop over the graphs of a
+    :class:`Collated`."""
+    table = Collated.of(graphs)
+    edge_index = table.edge_index.numpy()
+    edge_label = (intern_rows(_rows(table.edge_attr)) if table.edge_attr is not None
                   else np.zeros(edge_index.shape[1], dtype=np.int64))
     return GraphUnion(
-        x=x,
-        x_cont=_cat_optional([s.get("x_cont") for s in stores]),
+        x=table.x,
+        x_cont=table.x_cont,
         edge_index=edge_index,
-        edge_attr=edge_attr,
-        node_label=intern_rows(_rows(x)),
+        edge_attr=table.edge_attr,
+        node_label=intern_rows(_rows(table.x)),
         edge_label=edge_label,
-        node_graph=np.repeat(np.arange(len(graphs), dtype=np.int64), num_nodes),
-        in_edges=InEdges.build(edge_index, x.size(0)),
+        node_graph=table.node_graph(),
+        graph_y=table.y.numpy(),
+        in_edges=InEdges.build(edge_index, table.num_nodes),
     )
