@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import networkx as nx
 import pytest
 import torch
+from mirage_digest import DATASETS, digest
+from omegaconf import OmegaConf
 from test_mirage_distiller import synthetic
 from torch_geometric.utils import is_undirected, to_networkx
 
 from mirage.collated import Collated
-from mirage.data import TrainSplit
+from mirage.data import TrainSplit, load_dataset
+from mirage.distill.base import build_distiller
 from mirage.distill.distiller import Mirage
 from mirage.synthetic import make_collated, make_graphs
 
@@ -59,3 +65,21 @@ def test_synthetic_classes_differ_by_one_triangle() -> None:
     again = make_collated(300, 8, 3, seed=0)
     assert torch.equal(again.edge_index, Collated.of(graphs).edge_index)
     assert not torch.equal(make_collated(300, 8, 3, seed=1).x, again.x)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize("collated", [False, True])
+def test_tuned_sets_are_byte_identical_to_before_the_collated_path(
+        run_cfg, shared_cache: Path, name: str, collated: bool) -> None:
+    """The tuned sets of NCI1, DD and ogbg-molbace, from a list of graphs or from one table,
+    are the very sets the code made before Mirage read collated tables."""
+    expected = json.loads((Path(__file__).parent / "fixtures" / "mirage_sets.json").read_text())
+    cfg = run_cfg(f"dataset={name}", "distiller=mirage")
+    data = load_dataset(cfg.dataset, Path(cfg.data_root), shared_cache)
+    train = data.train_split()
+    if collated:
+        train = TrainSplit(train.name, Collated.of(train.graphs), train.num_classes,
+                           train.features)
+    ds = build_distiller(OmegaConf.to_container(cfg.distiller, resolve=True)).distill(train, 0)
+    assert {"graphs": ds.num_graphs, "bytes": ds.nbytes(), "sha256": digest(ds)} == \
+        expected[name]
