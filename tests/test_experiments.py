@@ -155,3 +155,16 @@ def test_mirage_budget_table_regenerates_on_mutag(tmp_path: Path) -> None:
                                   [f"data_root={data_root()}", f"cache_dir={tmp_path}"])
     assert [{k: str(v) for k, v in r.items()} for r in fresh] == committed
     assert all(int(r["bytes"]) <= int(r["budget_bytes"]) for r in committed if r["bytes"] != "-")
+
+
+def test_bench_scaling_writes_table_and_plot(tmp_path: Path) -> None:
+    from experiments import bench_scaling
+
+    out = tmp_path / "scaling.csv"
+    assert bench_scaling.main(["--sizes", "300", "3000", "--no-molhiv", "--repeats", "1",
+                               "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["graphs"] for r in rows] == ["300", "3000"]
+    assert all(r["status"] == "ok" and float(r["distill_median_s"]) > 0 for r in rows)
+    assert out.with_suffix(".md").read_text().count("\n") == 4
+    assert out.with_suffix(".png").stat().st_size > 1000
