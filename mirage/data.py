@@ -48,7 +48,7 @@ class TrainSplit:
     test graph is reachable from it, so a distiller cannot leak them."""
 
     name: str
-    graphs: list[Data]
+    graphs: Sequence[Data]  # a list, or a mirage.collated.Collated table
     num_classes: int
     features: FeatureSpec
 
