@@ -56,13 +56,17 @@ def peak_rss_mb() -> float:
 
 
 def git_sha() -> str:
-    """The checkout's short commit, with ``+dirty`` when tracked files differ from it (then the
-    commit alone does not say which code made a row); empty outside a git checkout."""
+    """The checkout's short commit, with ``+dirty`` when tracked files other than ``results/``
+    and Markdown differ from it (then the commit alone does not say which code made a row);
+    empty outside a git checkout."""
     here = Path(__file__).parent
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, cwd=here, timeout=5).stdout.strip()
-        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        # Committed results and prose are not code: rows appended to a tracked runs.csv must
+        # not mark the next row dirty.
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                  ":/", ":(exclude,top)results", ":(exclude,top,glob)**/*.md"],
                                  capture_output=True, text=True, cwd=here, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return ""

@@ -225,6 +225,15 @@ def test_git_sha_marks_a_dirty_checkout(tmp_path: Path, monkeypatch: pytest.Monk
     clean = pipeline.git_sha()
     assert clean and "+" not in clean
     (repo / "pkg" / "untracked.py").write_text("")  # untracked files do not run as rows' code
+    (repo / "results").mkdir()
+    rows = repo / "results" / "runs.csv"
+    rows.write_text("a\n")
+    (repo / "NOTES.md").write_text("x\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "two"], check=True)
+    clean = pipeline.git_sha()
+    rows.write_text("a\n1\n")  # committed rows and prose growing are not code changes
+    (repo / "NOTES.md").write_text("y\n")
     assert pipeline.git_sha() == clean
     tracked.write_text("x = 2\n")
     assert pipeline.git_sha() == f"{clean}+dirty"
