@@ -81,7 +81,8 @@ def stable_hash(obj: Any) -> str:
 # Distiller keys added after rows were written, with the value that does what the code did
 # before them: at that value a key is left out of config hashes and cache keys, so earlier rows
 # and artifacts still match (resume and the cache survive the addition). Its CSV column stays.
-ADDED_LATER: dict[str, Any] = {"budget_bytes": None, "cont_bins": None, "readout_weight": 0.0}
+ADDED_LATER: dict[str, Any] = {"budget_bytes": None, "cont_bins": None, "coverage": None,
+                               "readout_weight": 0.0}
 
 
 def settings(distiller_cfg: dict[str, Any]) -> dict[str, Any]:

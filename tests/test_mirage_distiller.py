@@ -223,6 +223,10 @@ def test_fraction_rounds_up_without_float_noise() -> None:
     ({"budget_bytes": 10.5}, "distiller.budget_bytes"),
     ({"budget_bytes": 1000, "cross_class_filter": True}, "distiller.budget_bytes"),
     ({"cont_bins": 1}, "distiller.cont_bins"),
+    ({"coverage": 0}, "distiller.coverage"),
+    ({"coverage": 1.5}, "distiller.coverage"),
+    ({"coverage": "most"}, "distiller.coverage"),
+    ({"coverage": 0.5, "budget_bytes": 1000}, "distiller.coverage"),
     ({"cont_bins": -3}, "distiller.cont_bins"),
 ])
 def test_bad_hyperparameters_name_the_key(params: dict, key: str) -> None:
@@ -422,3 +426,36 @@ def test_continuous_bins_are_fitted_on_the_graphs_given() -> None:
     m = sum(g.num_nodes for g in half.graphs)
     edges = Mirage(hops=1, cont_bins=2).distill(half, seed=0).meta["cont_bin_edges"][0]
     assert edges == [pytest.approx((m - 1) / 2)]  # the median of 0..m-1, not of 0..n-1
+
+
+# ----------------------------------------------------------------------------- coverage rule
+
+def _covered(sets: list, graphs: list, forms: dict) -> int:
+    """How many of ``graphs`` hold every tree of at least one of ``sets``."""
+    return sum(any(set(s) <= forms[id(g)] for s in sets) for g in graphs)
+
+
+@pytest.mark.parametrize("coverage", [0.2, 0.5, 0.8, 1.0])
+def test_coverage_keeps_the_fewest_top_sets_that_cover_the_class(coverage: float) -> None:
+    """Per class: the kept tree sets are the top of the ranked list, the graphs holding one of
+    them reach the fraction, and one set fewer would not."""
+    data = synthetic()
+    hops = 2
+    out = Mirage(hops=hops, threshold=1, max_patterns=None, coverage=coverage).distill(data, 0)
+    ranked = Mirage(hops=hops, threshold=1, max_patterns=None).distill(data, 0)
+    forms = {id(g): node_forms(g, hops) for g in data.graphs}
+    for cls in range(data.num_classes):
+        graphs = [g for g in data.graphs if int(g.y) == cls]
+        kept = [sample_forms(g) for g in out.samples if int(g.y) == cls]
+        top = [sample_forms(g) for g in ranked.samples if int(g.y) == cls]
+        assert kept == top[:len(kept)]
+        need = math.ceil(coverage * len(graphs))
+        if len(kept) < len(top):
+            assert _covered(kept, graphs, forms) >= need > _covered(kept[:-1], graphs, forms)
+        else:
+            assert _covered(kept[:-1], graphs, forms) < need or len(kept) == 1
+
+
+def test_coverage_respects_max_patterns() -> None:
+    out = Mirage(hops=2, threshold=1, max_patterns=3, coverage=1.0).distill(synthetic(), 0)
+    assert all(s["frequent_itemsets"] <= 3 for s in out.meta["classes"].values())

@@ -65,6 +65,12 @@ def _check_threshold(value: Any) -> int | float | dict[int, int | float]:
     return out
 
 
+def _check_fraction(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError(f"{key} must be a fraction in (0, 1], got {value!r}")
+    return float(value)
+
+
 def _optional_positive(key: str, value: Any) -> int | None:
     return None if value is None else positive_int(key, value)
 
@@ -104,13 +110,17 @@ class Mirage(Distiller):
             is then only a floor and ``max_patterns`` is not applied (``None``: off).
         cont_bins: make continuous node attributes part of tree identity through this many
             quantile bins per column, fitted on the training nodes (``None``: ignore them).
+        coverage: per class, the fewest highest-ranked tree sets such that this fraction of the
+            class's training graphs holds at least one of them (``max_patterns`` still caps the
+            count; ``None``: off).
     """
 
 
     def __init__(self, *, hops: int = 2, threshold: Any = 0.3, max_size: int | None = 4,
                  max_patterns: int | None = None, cross_class_filter: bool = False,
                  sampling: str = "uniform", carry_degree: bool = False,
-                 budget_bytes: int | None = None, cont_bins: int | None = None) -> None:
+                 budget_bytes: int | None = None, cont_bins: int | None = None,
+                 coverage: float | None = None) -> None:
         self.hops = positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
@@ -126,6 +136,11 @@ class Mirage(Distiller):
             raise ConfigError("distiller.budget_bytes cannot be combined with "
                               "distiller.cross_class_filter=true (the filter's thresholds would "
                               "move with the budget's); set one of them off")
+        self.coverage = None if coverage is None else _check_fraction("distiller.coverage",
+                                                                      coverage)
+        if self.coverage is not None and self.budget_bytes is not None:
+            raise ConfigError("distiller.coverage and distiller.budget_bytes both choose how many "
+                              "tree sets to keep; set one of them to null")
         self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
         if self.cont_bins == 1:
             raise ConfigError("distiller.cont_bins must be >= 2 (or null to ignore continuous "
@@ -170,7 +185,9 @@ class Mirage(Distiller):
             dbs[cls] = TransactionDB(tx_of_graph[union.node_graph[nodes]], ids[nodes],
                                      int(in_class.sum()))
             thresholds[cls] = self._class_threshold(cls, dbs[cls].num_transactions)
-            if self.budget_bytes is None:
+            if self.coverage is not None:
+                mined[cls] = self._covering(dbs[cls], thresholds[cls])
+            elif self.budget_bytes is None:
                 mined[cls] = dbs[cls].mine(thresholds[cls], self.max_size, self.max_patterns)
             else:
                 mined[cls], samples[cls] = self._ranked(dbs[cls], thresholds[cls], union, ids,
@@ -250,6 +267,22 @@ class Mirage(Distiller):
         """One sample per itemset, in order."""
         trees = self._representatives(union, ids, in_class, itemsets)
         return [self._sample([trees[t] for t in s.items], union, cls) for s in itemsets]
+
+    def _covering(self, db: TransactionDB, floor: int) -> list[Itemset]:
+        """The first itemsets in rank order (support ``>= floor``, at most ``max_patterns``)
+        whose holders cover ``coverage`` of the class's transactions, or all of them."""
+        need = math.ceil(round(self.coverage * db.num_transactions, 9))
+        k = 16 if self.max_patterns is None else min(16, self.max_patterns)
+        while True:
+            found = db.mine(floor, self.max_size, k)
+            covered = 0
+            for n, itemset in enumerate(found, start=1):
+                covered |= db.holders(itemset.items)
+                if covered.bit_count() >= need:
+                    return found[:n]
+            if len(found) < k or k == self.max_patterns:
+                return found
+            k = k * 4 if self.max_patterns is None else min(k * 4, self.max_patterns)
 
     def _ranked(self, db: TransactionDB, floor: int, union: GraphUnion, ids: np.ndarray,
                 in_class: np.ndarray, cls: int) -> tuple[list[Itemset], list[Data]]:

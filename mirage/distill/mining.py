@@ -94,18 +94,24 @@ class TransactionDB:
         self._bitsets[code] = bits
         return bits
 
-    def support(self, itemset: Iterable[int]) -> int:
-        """Number of transactions that hold every item of ``itemset`` (the empty set: all)."""
+    def holders(self, itemset: Iterable[int]) -> int:
+        """The transactions that hold every item of ``itemset``, as the bits of an int (the
+        empty set: all of them)."""
         wanted = np.fromiter(itemset, dtype=np.int64)
+        everything = (1 << self.num_transactions) - 1
         if wanted.size == 0:
-            return self.num_transactions
+            return everything
         codes = np.searchsorted(self.items, wanted)
         if codes.max() >= self.items.size or np.any(self.items[codes] != wanted):
             return 0  # an item that no transaction holds
-        bits = -1  # all ones, cut down by every item
+        bits = everything
         for code in codes.tolist():
             bits &= self._bitset(code)
-        return bits.bit_count()
+        return bits
+
+    def support(self, itemset: Iterable[int]) -> int:
+        """Number of transactions that hold every item of ``itemset`` (the empty set: all)."""
+        return self.holders(itemset).bit_count()
 
     def mine(self, min_support: int, max_size: int | None = None,
              max_patterns: int | None = None) -> list[Itemset]:
