@@ -86,8 +86,8 @@ TABLES: list[list[str]] = [
     ["--runs", "results/issue14_select/runs.csv", "--ablation", "distiller.lr_adj",
      "--name", "select_doscond_nci1"],
     # Issue 15: KiDD's step count on NCI1 validation (the distiller sees only the training split).
-    ["--runs", "results/issue15_select/runs.csv", "--ablation", "distiller.steps",
-     "--name", "select_kidd_nci1"],
+    ["--runs", "results/issue15_select/runs.csv", "--dataset", "NCI1",
+     "--ablation", "distiller.steps", "--name", "select_kidd_nci1"],
     ["--runs", BASELINES, "--dataset", "ogbg-molbace", "--distiller", "doscond",
      "--model", "gin", "gat", "--ablation", "distiller.edge_features",
      "--name", "ablation_edge_features_doscond"],
