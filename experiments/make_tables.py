@@ -31,6 +31,7 @@ MOLHIV = ["--dataset", "ogbg-molhiv", "--model", "gin", "gat", "--fill", "model.
 MOLHIV_ROWS = [ABLATIONS, PYTORCH_INIT, "results/mirage_paper_molhiv/runs.csv"]
 SUPERSEDED = "results/superseded_split"
 BASELINES = "results/issue14/runs.csv"
+KIDD = "results/issue15/runs.csv"
 STUDIES = ["mirage_paper", "mirage_official", "ablations", "issue2"]
 
 TABLES: list[list[str]] = [
@@ -78,16 +79,18 @@ TABLES: list[list[str]] = [
     [*MOLHIV, "--runs", "results/eval_at_init/runs.csv", PYTORCH_INIT,
      "--name", "eval_at_init_molhiv"],
     [*MOLHIV, "--runs", *MOLHIV_ROWS, "--name", "molhiv_variants"],
-    # Issue 14: Mirage (paper protocol, 10 seeds) against DosCond, herding and random (3 seeds,
-    # gpc 1 and 10); DosCond's synthetic bonds on ogbg-molbace, zeros against the mean one-hot;
-    # DosCond's gpc 10 and 50 settings chosen on NCI1's validation split.
-    ["--runs", BASELINES, PAPER[0], "--dataset", "NCI1", "DD", "ogbg-molbace",
+    # Issues 14 and 15: Mirage (paper protocol, 10 seeds) against DosCond, herding, random and
+    # KiDD (3 seeds, gpc 1 and 10); DosCond's synthetic bonds on ogbg-molbace, zeros against the
+    # mean one-hot; DosCond's gpc 10 and 50 settings chosen on NCI1's validation split.
+    ["--runs", BASELINES, KIDD, PAPER[0], "--dataset", "NCI1", "DD", "ogbg-molbace",
      "--name", "baselines"],
     ["--runs", "results/issue14_select/runs.csv", "--ablation", "distiller.lr_adj",
      "--name", "select_doscond_nci1"],
     # Issue 15: KiDD's step count on NCI1 validation (the distiller sees only the training split).
     ["--runs", "results/issue15_select/runs.csv", "--dataset", "NCI1",
      "--ablation", "distiller.steps", "--name", "select_kidd_nci1"],
+    ["--runs", "results/issue15_select/runs.csv", "--dataset", "ogbg-molbace",
+     "--ablation", "distiller.steps", "--name", "select_kidd_molbace"],
     ["--runs", BASELINES, "--dataset", "ogbg-molbace", "--distiller", "doscond",
      "--model", "gin", "gat", "--ablation", "distiller.edge_features",
      "--name", "ablation_edge_features_doscond"],
