@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from torch_geometric.data import Data
 
@@ -47,16 +48,10 @@ def compact(key: np.ndarray, bound: int) -> tuple[np.ndarray, int]:
         seen[key] = True
         remap = np.cumsum(seen, dtype=np.int64) - 1
         return remap[key], int(remap[-1]) + 1
-    # np.unique(return_inverse=True) does the same, about 2x slower.
-    order = np.argsort(key)
-    new = np.empty(key.size, dtype=bool)
-    new[0] = True
-    sorted_key = key[order]
-    np.not_equal(sorted_key[1:], sorted_key[:-1], out=new[1:])
-    sorted_ids = np.cumsum(new, dtype=np.int64) - 1
-    ids = np.empty(key.size, dtype=np.int64)
-    ids[order] = sorted_ids
-    return ids, int(sorted_ids[-1]) + 1
+    # A hash factorisation, then a sort of the distinct keys only: the same ids as
+    # np.unique(return_inverse=True), several times faster when few keys are distinct (tree ids).
+    ids, distinct = pd.factorize(key, sort=True)
+    return ids.astype(np.int64, copy=False), len(distinct)
 
 
 def intern_rows(rows: np.ndarray) -> np.ndarray:
@@ -104,9 +99,8 @@ class InEdges:
     def build(cls, edge_index: np.ndarray, num_nodes: int) -> InEdges:
         """From a ``[2, E]`` edge index (``source, target`` rows)."""
         edge_index = np.asarray(edge_index, dtype=np.int64)
-        num_edges = edge_index.shape[1]
-        # Stable order by target; unique keys make the fast unstable sort stable.
-        eid = np.argsort(edge_index[1] * num_edges + np.arange(num_edges))
+        # Stable order by target (timsort: edges grouped by graph come in long sorted runs).
+        eid = np.argsort(edge_index[1], kind="stable")
         ptr = np.zeros(num_nodes + 1, dtype=np.int64)
         np.cumsum(np.bincount(edge_index[1], minlength=num_nodes), out=ptr[1:])
         return cls(ptr, edge_index[0, eid], eid)
