@@ -147,7 +147,7 @@ def test_union_offsets_and_graph_index() -> None:
     u = union_of([a, b])
     np.testing.assert_array_equal(u.node_graph, [0, 0, 1, 1, 1])
     assert u.edge_index.min() == 0 and set(u.edge_index[:, 2:].ravel()) == {2, 3, 4}
-    assert u.edge_attr is None and not u.edge_label.any()
+    assert u.edge_attr is None and u.edge_label is None
 
 
 @pytest.mark.parametrize("depth", [0, 1, 2, 3])

@@ -115,13 +115,14 @@ class InEdges:
         return np.diff(self.ptr)
 
 
-def tree_ids(node_label: np.ndarray, edge_label: np.ndarray, in_edges: InEdges,
+def tree_ids(node_label: np.ndarray, edge_label: np.ndarray | None, in_edges: InEdges,
              depth: int) -> np.ndarray:
     """Canonical ids of the depth-``depth`` computation trees of all nodes.
 
     Args:
         node_label: ``[N]`` non-negative int ids of node labels.
-        edge_label: ``[E]`` non-negative int ids of edge labels (indexed like ``edge_index``).
+        edge_label: ``[E]`` non-negative int ids of edge labels (indexed like ``edge_index``), or
+            ``None`` for unlabelled edges (the same ids as all-zero labels, without their arrays).
         in_edges: the graph's incoming edges (:class:`InEdges`).
         depth: ``L >= 0``.
 
@@ -134,8 +135,9 @@ def tree_ids(node_label: np.ndarray, edge_label: np.ndarray, in_edges: InEdges,
     ids, num_ids = compact(node_label, int(node_label.max(initial=0)) + 1)
     if depth == 0 or n == 0:
         return ids
-    edge_label_csr = np.asarray(edge_label, dtype=np.int64)[in_edges.eid]
-    num_elabels = int(edge_label_csr.max(initial=0)) + 1
+    edge_label_csr = (None if edge_label is None
+                      else np.asarray(edge_label, dtype=np.int64)[in_edges.eid])
+    num_elabels = 1 if edge_label_csr is None else int(edge_label_csr.max(initial=0)) + 1
     deg = in_edges.degree
     max_deg = int(deg.max(initial=0))
     # Nodes by decreasing degree: the nodes with more than j children are a prefix, and the nodes
@@ -150,8 +152,10 @@ def tree_ids(node_label: np.ndarray, edge_label: np.ndarray, in_edges: InEdges,
     label_ord, num_labels = compact(node_label[order], int(node_label.max(initial=0)) + 1)
     for _ in range(depth):
         # Each child as the pair (edge label, child's tree id one level down) ...
-        child, num_child = compact(edge_label_csr * num_ids + ids[in_edges.src],
-                                   num_elabels * num_ids)
+        child_key = ids[in_edges.src]
+        if edge_label_csr is not None:
+            child_key += edge_label_csr * num_ids
+        child, num_child = compact(child_key, num_elabels * num_ids)
         # ... and every node's children sorted: a canonical order of the multiset.
         for pos in child_pos:
             child[pos] = np.sort(child[pos], axis=1)
@@ -230,7 +234,7 @@ class GraphUnion:
     edge_index: np.ndarray  # [2, E] global node rows
     edge_attr: torch.Tensor | None  # [E, C_e], when every graph has edge features
     node_label: np.ndarray  # [N] id of the node's whole ``x`` row
-    edge_label: np.ndarray  # [E] id of the edge's whole ``edge_attr`` row (0 without them)
+    edge_label: np.ndarray | None  # [E] id of the edge's whole ``edge_attr`` row (None without)
     node_graph: np.ndarray  # [N] index (into the input) of the graph of each node
     graph_y: np.ndarray  # [G] label of each graph
     in_edges: InEdges
@@ -257,8 +261,7 @@ def union_of(graphs: Sequence[Data]) -> GraphUnion:
     :class:`Collated`."""
     table = Collated.of(graphs)
     edge_index = table.edge_index.numpy()
-    edge_label = (intern_rows(_rows(table.edge_attr)) if table.edge_attr is not None
-                  else np.zeros(edge_index.shape[1], dtype=np.int64))
+    edge_label = intern_rows(_rows(table.edge_attr)) if table.edge_attr is not None else None
     return GraphUnion(
         x=table.x,
         x_cont=table.x_cont,
