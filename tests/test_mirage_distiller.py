@@ -459,3 +459,16 @@ def test_coverage_keeps_the_fewest_top_sets_that_cover_the_class(coverage: float
 def test_coverage_respects_max_patterns() -> None:
     out = Mirage(hops=2, threshold=1, max_patterns=3, coverage=1.0).distill(synthetic(), 0)
     assert all(s["frequent_itemsets"] <= 3 for s in out.meta["classes"].values())
+
+
+def test_a_class_whose_first_level_alone_exceeds_the_budget_is_an_error() -> None:
+    """Many tied top tree sets (all of one support) in one class: the budget error names it,
+    rather than a set that silently leaves the class out."""
+    graphs = []
+    for i in range(40):  # class 0: 40 distinct single-edge graphs, each tree set in 1 graph
+        graphs.append(make_graph([(0, 1)], [i % 20, 20 + i // 20], 0))
+    for _ in range(10):  # class 1: one small shared tree set
+        graphs.append(make_graph([(0, 1)], [41, 41], 1))
+    data = TrainSplit("ties", graphs, 2, FeatureSpec((42,)))
+    with pytest.raises(ConfigError, match="one support level of every class"):
+        Mirage(hops=1, threshold=1, budget_bytes=600).distill(data, seed=0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -268,37 +268,53 @@ class Mirage(Distiller):
         trees = self._representatives(union, ids, in_class, itemsets)
         return [self._sample([trees[t] for t in s.items], union, cls) for s in itemsets]
 
+    def _growing(self, db: TransactionDB, floor: int,
+                 cap: int | None) -> Iterator[tuple[list[Itemset], bool]]:
+        """The class's itemsets of support ``>= floor`` in rank order, a few more at a time:
+        each step yields the ones new since the last and whether none (up to ``cap``) are left.
+        Mining the top ``k`` (``k`` growing 4x) keeps the search bounded by what is used; the
+        top ``k`` of a total order extend the top ``k / 4``, so only the new ones are handed on.
+        """
+        k, done = 16, 0
+        while True:
+            k = k if cap is None else min(k, cap)
+            found = db.mine(floor, self.max_size, k)
+            exhausted = len(found) < k or k == cap
+            yield found[done:], exhausted
+            if exhausted:
+                return
+            done, k = len(found), k * 4
+
     def _covering(self, db: TransactionDB, floor: int) -> list[Itemset]:
         """The first itemsets in rank order (support ``>= floor``, at most ``max_patterns``)
         whose holders cover ``coverage`` of the class's transactions, or all of them."""
         need = math.ceil(round(self.coverage * db.num_transactions, 9))
-        k = 16 if self.max_patterns is None else min(16, self.max_patterns)
-        while True:
-            found = db.mine(floor, self.max_size, k)
-            covered = 0
-            for n, itemset in enumerate(found, start=1):
+        kept, covered = [], 0
+        for new, _ in self._growing(db, floor, self.max_patterns):
+            for itemset in new:
+                kept.append(itemset)
                 covered |= db.holders(itemset.items)
                 if covered.bit_count() >= need:
-                    return found[:n]
-            if len(found) < k or k == self.max_patterns:
-                return found
-            k = k * 4 if self.max_patterns is None else min(k * 4, self.max_patterns)
+                    return kept
+        return kept
 
     def _ranked(self, db: TransactionDB, floor: int, union: GraphUnion, ids: np.ndarray,
                 in_class: np.ndarray, cls: int) -> tuple[list[Itemset], list[Data]]:
         """The class's itemsets of support ``>= floor`` in rank order with their samples, cut
         where they alone exceed ``budget_bytes`` (no lower support level could then fit)."""
-        k = 64
-        while True:
-            found = db.mine(floor, self.max_size, k)
-            samples = self._samples(union, ids, in_class, cls, found)
-            if len(found) < k:
-                return found, samples
-            if nbytes(samples) > self.budget_bytes:
-                # The last support level may be cut short by k; it cannot fit in any case.
-                keep = sum(s.support > found[-1].support for s in found)
+        found, samples, size = [], [], 0
+        for new, exhausted in self._growing(db, floor, None):
+            found += new
+            samples += self._samples(union, ids, in_class, cls, new)
+            size += nbytes(samples[len(samples) - len(new):])
+            if exhausted:
+                break
+            if size > self.budget_bytes:
+                # The last support level may be cut short; it cannot fit in any case. A first
+                # level that alone exceeds the budget stays, so that the budget check names it.
+                keep = sum(s.support > found[-1].support for s in found) or len(found)
                 return found[:keep], samples[:keep]
-            k *= 4
+        return found, samples
 
     def _within_budget(self, mined: dict[int, list[Itemset]], samples: dict[int, list[Data]],
                        dbs: dict[int, TransactionDB]
