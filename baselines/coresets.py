@@ -7,7 +7,15 @@ import itertools
 import torch
 
 from mirage.data import TrainSplit
-from mirage.distill.base import DistillContext, DistilledSet, Distiller, nbytes, positive_int
+from mirage.distill.base import (
+    DistillContext,
+    DistilledSet,
+    Distiller,
+    byte_budget,
+    nbytes,
+    positive_int,
+    resolve_budget,
+)
 
 
 class Full(Distiller):
@@ -25,14 +33,14 @@ class Random(Distiller):
     A class with fewer than ``gpc`` graphs contributes all of them. With ``budget_bytes``, the
     classes instead take turns adding their next random graph until the set holds at least that
     many bytes (``gpc`` is not applied): a random coreset of equal or larger size than another
-    distiller's set.
+    distiller's set. A float ``budget_bytes`` in ``(0, 1)`` is that fraction of the training
+    split's bytes.
     """
 
 
-    def __init__(self, gpc: int = 10, budget_bytes: int | None = None) -> None:
+    def __init__(self, gpc: int = 10, budget_bytes: int | float | None = None) -> None:
         self.gpc = positive_int("distiller.gpc", gpc)
-        self.budget_bytes = (None if budget_bytes is None
-                             else positive_int("distiller.budget_bytes", budget_bytes))
+        self.budget_bytes = byte_budget("distiller.budget_bytes", budget_bytes)
 
     def distill(self, train: TrainSplit, seed: int,
                 ctx: DistillContext | None = None) -> DistilledSet:
@@ -53,9 +61,9 @@ class Random(Distiller):
     def _fill(self, train: TrainSplit, orders: list[list[int]]) -> list[int]:
         """Round robin over the classes' orders until ``budget_bytes`` is reached (or all
         graphs are in)."""
-        chosen, total = [], 0
+        chosen, total, limit = [], 0, resolve_budget(self.budget_bytes, train.graphs)
         for i in (i for turn in itertools.zip_longest(*orders) for i in turn if i is not None):
-            if total >= self.budget_bytes:
+            if total >= limit:
                 break
             chosen.append(i)
             total += nbytes([train.graphs[i]])

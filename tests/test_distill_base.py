@@ -109,6 +109,19 @@ def test_frequency_sampling_follows_support() -> None:
     assert sum(ys) < 30  # sample 1 (y=1) drawn with probability 1%
 
 
+def test_random_fractional_budget_is_that_share_of_the_training_bytes() -> None:
+    data = _dataset()
+    spec = {"_target_": "baselines.coresets.Random", "name": "random"}
+    share = build_distiller({**spec, "budget_bytes": 0.25}).distill(data, seed=0)
+    exact = build_distiller({**spec, "budget_bytes": int(0.25 * nbytes(data.graphs))}).distill(
+        data, seed=0)
+    assert share.meta["train_indices"] == exact.meta["train_indices"]
+    assert 0.25 * nbytes(data.graphs) <= share.nbytes() < 0.5 * nbytes(data.graphs)
+    for bad in (1.0, 0.0, -3, "half"):
+        with pytest.raises(ConfigError, match=r"distiller\.budget_bytes"):
+            build_distiller({**spec, "budget_bytes": bad})
+
+
 def test_random_keeps_gpc_per_class() -> None:
     data = _dataset()
     out = _random(7).distill(data, seed=0)

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from torch_geometric.data import Data
 
 from mirage.data import FeatureSpec, TrainSplit
-from mirage.distill.base import DistilledSet, build_distiller
+from mirage.distill.base import DistilledSet, build_distiller, nbytes
 from mirage.distill.distiller import Mirage, min_support
 from mirage.errors import ConfigError
 
@@ -221,6 +221,8 @@ def test_fraction_rounds_up_without_float_noise() -> None:
     ({"carry_degree": 1}, "distiller.carry_degree"),
     ({"budget_bytes": 0}, "distiller.budget_bytes"),
     ({"budget_bytes": 10.5}, "distiller.budget_bytes"),
+    ({"budget_bytes": 1.0}, "distiller.budget_bytes"),
+    ({"budget_bytes": "1kB"}, "distiller.budget_bytes"),
     ({"budget_bytes": 1000, "cross_class_filter": True}, "distiller.budget_bytes"),
     ({"cont_bins": 1}, "distiller.cont_bins"),
     ({"coverage": 0}, "distiller.coverage"),
@@ -369,6 +371,22 @@ def test_budget_grows_the_set_and_too_small_a_budget_says_so() -> None:
     one = max(DistilledSet([g]).nbytes() for g in first.samples)
     with pytest.raises(ConfigError, match="one support level of every class"):
         Mirage(hops=2, budget_bytes=one + 1).distill(data, seed=0)
+
+
+def test_fractional_budget_is_that_share_of_the_training_bytes() -> None:
+    """``budget_bytes=0.05`` is the set an int budget of 5 % of the training split's bytes gives,
+    so it can never pass 20x compression; too small a share names both figures."""
+    data = synthetic()
+    full = nbytes(data.graphs)
+    share = Mirage(hops=2, threshold=1, budget_bytes=0.2).distill(data, seed=0)
+    exact = Mirage(hops=2, threshold=1, budget_bytes=int(0.2 * full)).distill(data, seed=0)
+    assert share.meta["budget"] == exact.meta["budget"] == {"bytes": int(0.2 * full),
+                                                           "used": share.nbytes()}
+    assert share.nbytes() <= 0.2 * full
+    assert [g.x.tolist() for g in share.samples] == [g.x.tolist() for g in exact.samples]
+    with pytest.raises(ConfigError, match=rf"budget_bytes=0.0001 \({max(1, int(1e-4 * full))} "
+                                          r"bytes\) cannot hold"):
+        Mirage(hops=2, budget_bytes=0.0001).distill(data, seed=0)
 
 
 def test_budget_ignores_max_patterns_and_is_deterministic() -> None:

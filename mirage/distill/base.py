@@ -178,6 +178,23 @@ def positive_int(key: str, value: Any) -> int:
     return value
 
 
+def byte_budget(key: str, value: Any) -> int | float | None:
+    """Validate a byte budget: ``None`` (off), an int count of bytes ``>= 1``, or a float in
+    ``(0, 1)``, a fraction of the training split's bytes (``0.05`` = 20x compression)."""
+    if value is None or (isinstance(value, float) and 0.0 < value < 1.0):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ConfigError(f"{key} must be a byte count >= 1 (int), a fraction of the training "
+                      f"split's bytes in (0, 1) (float), or null, got {value!r}")
+
+
+def resolve_budget(budget: int | float, graphs: Sequence[Data]) -> int:
+    """A :func:`byte_budget` in bytes: a count as is, a fraction of ``nbytes(graphs)`` rounded
+    down (at least 1)."""
+    return budget if isinstance(budget, int) else max(1, int(budget * nbytes(graphs)))
+
+
 def positive_number(key: str, value: Any) -> float:
     """Validate a real hyperparameter ``> 0`` (a learning rate, a temperature)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:

@@ -22,7 +22,15 @@ import torch
 from torch_geometric.data import Data
 
 from mirage.data import TrainSplit
-from mirage.distill.base import DistillContext, DistilledSet, Distiller, nbytes, positive_int
+from mirage.distill.base import (
+    DistillContext,
+    DistilledSet,
+    Distiller,
+    byte_budget,
+    nbytes,
+    positive_int,
+    resolve_budget,
+)
 from mirage.distill.mining import Itemset, TransactionDB
 from mirage.distill.trees import (
     ComputationTree,
@@ -105,9 +113,11 @@ class Mirage(Distiller):
             (draws in proportion to support, the paper).
         carry_degree: store every tree node's degree in its source graph as ``deg``, so that
             GCN's normalisation on a tree equals the one on the source graph.
-        budget_bytes: fit the set in this many bytes (:func:`~mirage.distill.base.nbytes`):
-            the lowest support fraction, shared by every class, whose tree sets fit; ``threshold``
-            is then only a floor and ``max_patterns`` is not applied (``None``: off).
+        budget_bytes: fit the set in this many bytes (:func:`~mirage.distill.base.nbytes`; a
+            float in ``(0, 1)``: that fraction of the training split's bytes): per class the tree
+            sets down to a support threshold, thresholds lowered by relative support while the
+            set fits; ``threshold`` is then only a floor and ``max_patterns`` is not applied
+            (``None``: off).
         cont_bins: make continuous node attributes part of tree identity through this many
             quantile bins per column, fitted on the training nodes (``None``: ignore them).
         coverage: per class, the fewest highest-ranked tree sets such that this fraction of the
@@ -119,7 +129,7 @@ class Mirage(Distiller):
     def __init__(self, *, hops: int = 2, threshold: Any = 0.3, max_size: int | None = 4,
                  max_patterns: int | None = None, cross_class_filter: bool = False,
                  sampling: str = "uniform", carry_degree: bool = False,
-                 budget_bytes: int | None = None, cont_bins: int | None = None,
+                 budget_bytes: int | float | None = None, cont_bins: int | None = None,
                  coverage: float | None = None) -> None:
         self.hops = positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
@@ -131,7 +141,7 @@ class Mirage(Distiller):
                               f"got {sampling!r}")
         self.sampling = sampling
         self.carry_degree = _check_bool("distiller.carry_degree", carry_degree)
-        self.budget_bytes = _optional_positive("distiller.budget_bytes", budget_bytes)
+        self.budget_bytes = byte_budget("distiller.budget_bytes", budget_bytes)
         if self.budget_bytes is not None and self.cross_class_filter:
             raise ConfigError("distiller.budget_bytes cannot be combined with "
                               "distiller.cross_class_filter=true (the filter's thresholds would "
@@ -171,6 +181,8 @@ class Mirage(Distiller):
         union = union_of(train.graphs)
         graph_class = union.graph_y
         labels, bins = self._node_labels(union)
+        limit = (None if self.budget_bytes is None
+                 else resolve_budget(self.budget_bytes, train.graphs))
         lap("union")
         ids = tree_ids(labels, union.edge_label, union.in_edges, self.hops)
         lap("trees")
@@ -187,11 +199,11 @@ class Mirage(Distiller):
             thresholds[cls] = self._class_threshold(cls, dbs[cls].num_transactions)
             if self.coverage is not None:
                 mined[cls] = self._covering(dbs[cls], thresholds[cls])
-            elif self.budget_bytes is None:
+            elif limit is None:
                 mined[cls] = dbs[cls].mine(thresholds[cls], self.max_size, self.max_patterns)
             else:
                 mined[cls], samples[cls] = self._ranked(dbs[cls], thresholds[cls], union, ids,
-                                                        node_class == cls, cls)
+                                                        node_class == cls, cls, limit)
             stats[str(cls)] = {"transactions": dbs[cls].num_transactions,
                                "distinct_trees": int(dbs[cls].items.size),
                                "threshold": thresholds[cls],
@@ -199,10 +211,10 @@ class Mirage(Distiller):
         lap("mining")
 
         budget = None
-        if self.budget_bytes is not None:
+        if limit is not None:
             candidates = mined
-            mined, samples, used = self._within_budget(mined, samples, dbs)
-            budget = {"bytes": self.budget_bytes, "used": used}
+            mined, samples, used = self._within_budget(mined, samples, dbs, limit)
+            budget = {"bytes": limit, "used": used}
             for cls, found in mined.items():
                 # The support threshold the budget set: the lowest support kept (or just above
                 # the highest support when the class keeps nothing).
@@ -219,7 +231,7 @@ class Mirage(Distiller):
 
         out, support = [], []
         for cls, found in kept.items():
-            if self.budget_bytes is None:
+            if limit is None:
                 samples[cls] = self._samples(union, ids, node_class == cls, cls, found)
             out.extend(samples[cls])
             support.extend(float(itemset.support) for itemset in found)
@@ -299,9 +311,9 @@ class Mirage(Distiller):
         return kept
 
     def _ranked(self, db: TransactionDB, floor: int, union: GraphUnion, ids: np.ndarray,
-                in_class: np.ndarray, cls: int) -> tuple[list[Itemset], list[Data]]:
+                in_class: np.ndarray, cls: int, limit: int) -> tuple[list[Itemset], list[Data]]:
         """The class's itemsets of support ``>= floor`` in rank order with their samples, cut
-        where they alone exceed ``budget_bytes`` (no lower support level could then fit)."""
+        where they alone exceed ``limit`` bytes (no lower support level could then fit)."""
         found, samples, size = [], [], 0
         for new, exhausted in self._growing(db, floor, None):
             found += new
@@ -309,7 +321,7 @@ class Mirage(Distiller):
             size += nbytes(samples[len(samples) - len(new):])
             if exhausted:
                 break
-            if size > self.budget_bytes:
+            if size > limit:
                 # The last support level may be cut short; it cannot fit in any case. A first
                 # level that alone exceeds the budget stays, so that the budget check names it.
                 keep = sum(s.support > found[-1].support for s in found) or len(found)
@@ -317,10 +329,10 @@ class Mirage(Distiller):
         return found, samples
 
     def _within_budget(self, mined: dict[int, list[Itemset]], samples: dict[int, list[Data]],
-                       dbs: dict[int, TransactionDB]
+                       dbs: dict[int, TransactionDB], limit: int
                        ) -> tuple[dict[int, list[Itemset]], dict[int, list[Data]], int]:
         """Per class, the itemsets down to a support threshold, the thresholds lowered together
-        until the set would exceed ``budget_bytes``.
+        until the set would exceed ``limit`` bytes.
 
         Support levels of all classes are visited by relative support (support / class size),
         highest first, after every class's first level (which must all fit); a level joins,
@@ -343,13 +355,14 @@ class Mirage(Distiller):
         for _, _, cls, end in sorted(levels):
             # A level left out stays out: every later level of its class includes it.
             extra = sum(size[cls][keep[cls]:end])
-            if used + extra <= self.budget_bytes:
+            if used + extra <= limit:
                 used, keep[cls] = used + extra, end
         if any(found and not keep[cls] for cls, found in mined.items()):
             need = sum(sum(size[cls][:end]) for first, _, cls, end in levels if not first)
-            raise ConfigError(f"distiller.budget_bytes={self.budget_bytes} cannot hold one "
-                              f"support level of every class: their most frequent tree sets "
-                              f"take {need} bytes; raise it")
+            given = ("" if limit == self.budget_bytes else f" ({limit} bytes)")
+            raise ConfigError(f"distiller.budget_bytes={self.budget_bytes}{given} cannot hold "
+                              f"one support level of every class: their most frequent tree "
+                              f"sets take {need} bytes; raise it")
         return ({cls: mined[cls][:n] for cls, n in keep.items()},
                 {cls: samples[cls][:n] for cls, n in keep.items()}, used)
 
