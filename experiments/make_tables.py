@@ -91,6 +91,8 @@ TABLES: list[list[str]] = [
      "--ablation", "distiller.steps", "--name", "select_kidd_nci1"],
     ["--runs", "results/issue15_select/runs.csv", "--dataset", "ogbg-molbace",
      "--ablation", "distiller.steps", "--name", "select_kidd_molbace"],
+    ["--runs", "results/issue15_select/runs.csv", "--dataset", "DD",
+     "--ablation", "distiller.steps", "--name", "select_kidd_dd"],
     ["--runs", BASELINES, "--dataset", "ogbg-molbace", "--distiller", "doscond",
      "--model", "gin", "gat", "--ablation", "distiller.edge_features",
      "--name", "ablation_edge_features_doscond"],

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data
 
-from mirage.collated import Collated
+from mirage.collated import Collated, index_dtype
 
 # Composite keys ``a * range_b + b`` stay below this bound, so int64 arithmetic never overflows.
 _KEY_LIMIT = 1 << 62
@@ -92,18 +92,19 @@ class InEdges:
     """
 
     ptr: np.ndarray  # [N + 1] int64
-    src: np.ndarray  # [E] int64
-    eid: np.ndarray  # [E] int64
+    src: np.ndarray  # [E] int32 (int64 from 2**31 nodes or edges on)
+    eid: np.ndarray  # [E] int32 (likewise)
 
     @classmethod
     def build(cls, edge_index: np.ndarray, num_nodes: int) -> InEdges:
         """From a ``[2, E]`` edge index (``source, target`` rows)."""
-        edge_index = np.asarray(edge_index, dtype=np.int64)
+        edge_index = np.asarray(edge_index)
+        dtype = index_dtype(max(num_nodes, edge_index.shape[1]))
         # Stable order by target (timsort: edges grouped by graph come in long sorted runs).
-        eid = np.argsort(edge_index[1], kind="stable")
+        eid = np.argsort(edge_index[1], kind="stable").astype(dtype)
         ptr = np.zeros(num_nodes + 1, dtype=np.int64)
         np.cumsum(np.bincount(edge_index[1], minlength=num_nodes), out=ptr[1:])
-        return cls(ptr, edge_index[0, eid], eid)
+        return cls(ptr, edge_index[0].astype(dtype)[eid], eid)
 
     @property
     def num_nodes(self) -> int:
@@ -111,7 +112,7 @@ class InEdges:
 
     @property
     def degree(self) -> np.ndarray:
-        """``[N]`` number of incoming edges (= neighbours, edges being stored both ways)."""
+        """``[N]`` int64 number of incoming edges (= neighbours, edges being stored both ways)."""
         return np.diff(self.ptr)
 
 
@@ -135,32 +136,42 @@ def tree_ids(node_label: np.ndarray, edge_label: np.ndarray | None, in_edges: In
     ids, num_ids = compact(node_label, int(node_label.max(initial=0)) + 1)
     if depth == 0 or n == 0:
         return ids
-    edge_label_csr = (None if edge_label is None
-                      else np.asarray(edge_label, dtype=np.int64)[in_edges.eid])
-    num_elabels = 1 if edge_label_csr is None else int(edge_label_csr.max(initial=0)) + 1
+    small = index_dtype(max(n, in_edges.src.size))  # ids and positions: all below n or E
     deg = in_edges.degree
     max_deg = int(deg.max(initial=0))
     # Nodes by decreasing degree: the nodes with more than j children are a prefix, and the nodes
     # of one degree d a block, rows above[d] .. above[d - 1] (above[-1] = n).
-    order = np.argsort(-deg, kind="stable")
+    order = np.argsort(-deg, kind="stable").astype(small)
     above = n - np.cumsum(np.bincount(deg, minlength=max_deg + 1))  # [j] = #nodes deg > j
     blocks = [(d, int(above[d]), int(above[d - 1]) if d else n) for d in range(max_deg + 1)]
     blocks = [(d, lo, hi) for d, lo, hi in blocks if hi > lo]
-    first_child = in_edges.ptr[order]
-    # CSR positions of the children of every node of degree d, as an [n_d, d] matrix.
-    child_pos = [first_child[lo:hi, None] + np.arange(d) for d, lo, hi in blocks if d > 0]
+    # The children laid out in that order: those of the i-th node are rows start[i]:start[i+1]
+    # of ``src`` / ``elabel``, so the children of all nodes of degree d are one [n_d, d] block.
+    start = np.zeros(n + 1, dtype=small)
+    np.cumsum(deg[order], out=start[1:])
+    src = np.empty(in_edges.src.size, dtype=small)
+    elabel = None if edge_label is None else np.empty(src.size, dtype=np.int64)
+    for d, lo, hi in blocks:
+        if d:  # one block at a time: the [n_d, d] CSR positions never exist all at once
+            pos = (in_edges.ptr[order[lo:hi], None] + np.arange(d)).ravel()
+            src[start[lo]:start[hi]] = in_edges.src[pos]
+            if elabel is not None:
+                elabel[start[lo]:start[hi]] = np.asarray(edge_label)[in_edges.eid[pos]]
+    num_elabels = 1 if elabel is None else int(elabel.max(initial=0)) + 1
     label_ord, num_labels = compact(node_label[order], int(node_label.max(initial=0)) + 1)
+    label_ord = label_ord.astype(small)
     for _ in range(depth):
-        # Each child as the pair (edge label, child's tree id one level down) ...
-        child_key = ids[in_edges.src]
-        if edge_label_csr is not None:
-            child_key += edge_label_csr * num_ids
-        child, num_child = compact(child_key, num_elabels * num_ids)
-        # ... and every node's children sorted: a canonical order of the multiset.
-        for pos in child_pos:
-            child[pos] = np.sort(child[pos], axis=1)
+        # Each child as the pair (edge label, child's tree id one level down); unlabelled edges:
+        # the id itself, already dense (ids are 0..num_ids-1).
+        child, num_child = ids.astype(small, copy=False)[src], num_ids
+        if elabel is not None:
+            child, num_child = compact(elabel * num_ids + child, num_elabels * num_ids)
+        # Every node's children sorted, in place: a canonical order of the multiset.
+        for d, lo, hi in blocks:
+            if d > 1:
+                child[start[lo]:start[hi]].reshape(hi - lo, d).sort(axis=1)
         # Fold the sorted children into one key per node: key = (...(label, c_1), c_2, ...).
-        key, bound = label_ord.copy(), num_labels
+        key, bound = label_ord.astype(np.int64), num_labels
         block_bound = [0] * (max_deg + 1)  # bound of the keys of the nodes of degree d
         for j in range(max_deg + 1):
             block_bound[j] = bound  # the nodes of degree j are complete
@@ -169,16 +180,17 @@ def tree_ids(node_label: np.ndarray, edge_label: np.ndarray | None, in_edges: In
                 break
             if bound * num_child >= _KEY_LIMIT:
                 key[:m], bound = compact(key[:m], bound)
-            key[:m] = key[:m] * num_child + child[first_child[:m] + j]
+            key[:m] *= num_child
+            key[:m] += child[start[:m] + j]
             bound *= num_child
-        # Nodes of one degree went through the same fold: intern them block by block.
-        new_ids, num_ids = np.empty(n, dtype=np.int64), 0
+        del child
+        # Nodes of one degree went through the same fold: intern them block by block. Keys
+        # compare as the tuples (label, sorted children), so the ids do not depend on the radix.
+        ids, num_ids = np.empty(n, dtype=np.int64), 0
         for d, lo, hi in blocks:
             local, count = compact(key[lo:hi], block_bound[d])
-            new_ids[lo:hi] = local + num_ids
+            ids[order[lo:hi]] = local + num_ids
             num_ids += count
-        ids = np.empty(n, dtype=np.int64)
-        ids[order] = new_ids
     return ids
 
 
@@ -208,9 +220,9 @@ def computation_tree(in_edges: InEdges, root: int, depth: int) -> ComputationTre
         # CSR positions of all children of the frontier, frontier node by frontier node.
         starts = np.repeat(in_edges.ptr[frontier] - np.cumsum(counts) + counts, counts)
         pos = starts + np.arange(total, dtype=np.int64)
-        frontier = in_edges.src[pos]
+        frontier = in_edges.src[pos].astype(np.int64)
         nodes.append(frontier)
-        edge_ids.append(in_edges.eid[pos])
+        edge_ids.append(in_edges.eid[pos].astype(np.int64))
         parents.append(np.repeat(frontier_pos, counts))
         depths.append(np.full(total, level, dtype=np.int64))
         frontier_pos = np.arange(size, size + total, dtype=np.int64)
