@@ -375,12 +375,24 @@ class Mirage(Distiller):
 
     def _representatives(self, union: GraphUnion, ids: np.ndarray, in_class: np.ndarray,
                          itemsets: list[Itemset]) -> dict[int, ComputationTree]:
-        """The tree of the first node of the class (in training order) with each needed id."""
+        """The tree of the first node of the class (in training order) with each needed id.
+
+        Nodes are scanned in growing chunks until every id is found: frequent trees turn up
+        early, so at a million graphs this reads a sliver of the nodes instead of all of them.
+        """
         needed = np.unique([t for s in itemsets for t in s.items]).astype(np.int64)
-        candidates = np.flatnonzero(in_class & np.isin(ids, needed))
-        found, first = np.unique(ids[candidates], return_index=True)
-        return {int(t): computation_tree(union.in_edges, int(v), self.hops)
-                for t, v in zip(found, candidates[first], strict=True)}
+        missing = np.zeros(int(ids.max(initial=0)) + 1, dtype=bool)
+        missing[needed] = True
+        first: dict[int, int] = {}
+        lo, step = 0, 1 << 16
+        while len(first) < needed.size and lo < ids.size:
+            hi = min(lo + step, ids.size)
+            at = lo + np.flatnonzero(in_class[lo:hi] & missing[ids[lo:hi]])
+            found, index = np.unique(ids[at], return_index=True)
+            missing[found] = False
+            first.update(zip(found.tolist(), at[index].tolist(), strict=True))
+            lo, step = hi, 2 * step
+        return {t: computation_tree(union.in_edges, v, self.hops) for t, v in first.items()}
 
     def _sample(self, trees: list[ComputationTree], union: GraphUnion, cls: int) -> Data:
         """Disjoint union of ``trees`` with the source graphs' features."""

@@ -141,7 +141,11 @@ def tree_ids(node_label: np.ndarray, edge_label: np.ndarray | None, in_edges: In
     max_deg = int(deg.max(initial=0))
     # Nodes by decreasing degree: the nodes with more than j children are a prefix, and the nodes
     # of one degree d a block, rows above[d] .. above[d - 1] (above[-1] = n).
-    order = np.argsort(-deg, kind="stable").astype(small)
+    # (A stable sort of 16-bit keys is a radix sort: linear, where int64 keys take a merge sort.)
+    rank = max_deg - deg
+    order = np.argsort(rank.astype(np.uint16) if max_deg < 2**16 else rank,
+                       kind="stable").astype(small)
+    del rank
     above = n - np.cumsum(np.bincount(deg, minlength=max_deg + 1))  # [j] = #nodes deg > j
     blocks = [(d, int(above[d]), int(above[d - 1]) if d else n) for d in range(max_deg + 1)]
     blocks = [(d, lo, hi) for d, lo, hi in blocks if hi > lo]
@@ -149,6 +153,7 @@ def tree_ids(node_label: np.ndarray, edge_label: np.ndarray | None, in_edges: In
     # of ``src`` / ``elabel``, so the children of all nodes of degree d are one [n_d, d] block.
     start = np.zeros(n + 1, dtype=small)
     np.cumsum(deg[order], out=start[1:])
+    del deg  # memory: at a million graphs every [N] array is 100-200 MB
     src = np.empty(in_edges.src.size, dtype=small)
     elabel = None if edge_label is None else np.empty(src.size, dtype=np.int64)
     for d, lo, hi in blocks:
@@ -164,6 +169,7 @@ def tree_ids(node_label: np.ndarray, edge_label: np.ndarray | None, in_edges: In
         # Each child as the pair (edge label, child's tree id one level down); unlabelled edges:
         # the id itself, already dense (ids are 0..num_ids-1).
         child, num_child = ids.astype(small, copy=False)[src], num_ids
+        del ids
         if elabel is not None:
             child, num_child = compact(elabel * num_ids + child, num_elabels * num_ids)
         # Every node's children sorted, in place: a canonical order of the multiset.
