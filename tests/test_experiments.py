@@ -13,7 +13,7 @@ from conftest import compose_cfg, data_root
 from omegaconf import OmegaConf
 from test_mirage_distiller import node_forms
 
-from experiments import bench_learned, bench_mirage, tree_frequency
+from experiments import bench_learned, bench_mirage, generic_rule, tree_frequency
 from mirage.data import GraphDataset, load_dataset
 from mirage.distill.base import DistilledSet, build_distiller, nbytes
 
@@ -168,3 +168,39 @@ def test_bench_scaling_writes_table_and_plot(tmp_path: Path) -> None:
     assert all(r["status"] == "ok" and float(r["distill_median_s"]) > 0 for r in rows)
     assert out.with_suffix(".md").read_text().count("\n") == 4
     assert out.with_suffix(".png").stat().st_size > 1000
+
+
+def _generic_rows(path: Path) -> Path:
+    """A runs.csv with Mirage under two rules and random at each rule's bytes (and one random
+    run at other bytes, which must pair with nothing)."""
+    header = ["dataset", "distiller", "model", "seed", "status", "val_auc", "test_auc",
+              "distilled_bytes", "compression_ratio", "timestamp", "distiller.budget_bytes",
+              "distiller.coverage", "distiller.max_patterns"]
+    rows = []
+    for seed in (0, 1):
+        rows += [["D", "mirage", "gcn", seed, "ok", 0.8, 0.7, 1000, 50.0, "t1", "", "", 10],
+                 ["D", "mirage", "gcn", seed, "ok", 0.6, 0.5, 2000, 25.0, "t1", 0.05, "", 10],
+                 ["D", "random", "gcn", seed, "ok", 0.7, 0.6, 1100, 45.0, "t2", 1000, "", ""],
+                 ["D", "random", "gcn", seed, "ok", 0.9, 0.9, 2100, 24.0, "t2", 2000, "", ""],
+                 ["D", "random", "gcn", seed, "ok", 0.1, 0.1, 3100, 20.0, "t2", 3000, "", ""]]
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    return path
+
+
+def test_generic_rule_pairs_mirage_with_random_at_its_own_bytes(tmp_path: Path) -> None:
+    runs = _generic_rows(tmp_path / "runs.csv")
+    pairs = generic_rule.paired(runs)
+    assert sorted(pairs["rule"].unique()) == ["budget 0.05", "top 10"]
+    assert len(pairs) == 4  # 2 rules x 2 seeds; the 3000-byte random run pairs with nothing
+    top = pairs[pairs["rule"] == "top 10"]
+    assert (top["val_auc_random"] == 0.7).all() and (top["distilled_bytes_random"] == 1100).all()
+    table = generic_rule.select_table(runs)
+    assert "| D | top 10 | 80.0 | 70.0 | +10.0 | 1000 | 50x | 2 |" in table
+    assert "| D | budget 0.05 | 60.0 | 90.0 | -30.0 | 2000 | 25x | 2 |" in table
+    # The summary ranks rules by mean margin: top 10 first.
+    summary = table.split("| rule | mean margin")[1].splitlines()
+    assert summary[2].startswith("| top 10 | +10.00 | 1 of 1 | 50x |")
+    final = generic_rule.final_table(runs)
+    assert "| D | top 10 | gcn | 70.0 ± 0.0 | 60.0 ± 0.0 | +10.0 | 1000 | 1100 | 50x | 2 |" in final
+    assert "higher in 1 of 2" in final
