@@ -198,9 +198,9 @@ def test_generic_rule_pairs_mirage_with_random_at_its_own_bytes(tmp_path: Path) 
     table = generic_rule.select_table(runs)
     assert "| D | top 10 | 80.0 | 70.0 | +10.0 | 1000 | 50x | 2 |" in table
     assert "| D | budget 0.05 | 60.0 | 90.0 | -30.0 | 2000 | 25x | 2 |" in table
-    # The summary ranks rules by mean margin: top 10 first.
-    summary = table.split("| rule | mean margin")[1].splitlines()
-    assert summary[2].startswith("| top 10 | +10.00 | 1 of 1 | 50x |")
+    # The summary ranks rules by datasets won, then mean margin: top 10 first.
+    summary = table.split("| rule | datasets won")[1].splitlines()
+    assert summary[2].startswith("| top 10 | 1 of 1 | +10.00 | 50x |")
     final = generic_rule.final_table(runs)
     assert "| D | top 10 | gcn | 70.0 ± 0.0 | 60.0 ± 0.0 | +10.0 | 1000 | 1100 | 50x | 2 |" in final
     assert "higher in 1 of 2" in final
