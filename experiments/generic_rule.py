@@ -37,8 +37,9 @@ NAMED = ("MUTAG", "NCI1", "DD", "IMDB-BINARY")
 DATASETS = (*NAMED, *make_tu.SPECS)
 # Candidate budget rules: Hydra overrides of the mirage distiller (threshold stays 1, a floor).
 RULES: dict[str, list[str]] = {
-    "top10": ["distiller.max_patterns=10"],
-    "cover90": ["distiller.coverage=0.9", "distiller.max_patterns=null"],
+    "top10": ["distiller.max_patterns=10", "distiller.budget_bytes=null"],
+    "cover90": ["distiller.coverage=0.9", "distiller.max_patterns=null",
+                "distiller.budget_bytes=null"],
     "budget2": ["distiller.budget_bytes=0.02"],
     "budget5": ["distiller.budget_bytes=0.05"],
 }

@@ -384,9 +384,17 @@ def test_fractional_budget_is_that_share_of_the_training_bytes() -> None:
                                                            "used": share.nbytes()}
     assert share.nbytes() <= 0.2 * full
     assert [g.x.tolist() for g in share.samples] == [g.x.tolist() for g in exact.samples]
-    with pytest.raises(ConfigError, match=rf"budget_bytes=0.0001 \({max(1, int(1e-4 * full))} "
-                                          r"bytes\) cannot hold"):
-        Mirage(hops=2, budget_bytes=0.0001).distill(data, seed=0)
+    # Too small a share keeps the first support level of every class (over the share, with a
+    # warning); the same size as an int is an error.
+    first = Mirage(hops=2, threshold=1, max_patterns=1).distill(data, seed=0)
+    tiny = Mirage(hops=2, threshold=1, budget_bytes=0.0001).distill(data, seed=0)
+    levels = {int(cls): s["threshold"] for cls, s in tiny.meta["classes"].items()}
+    assert levels == {int(g.y): int(sup) for g, sup in zip(first.samples, first.support,
+                                                           strict=True)}
+    assert tiny.meta["budget"]["used"] == tiny.nbytes() > tiny.meta["budget"]["bytes"]
+    assert {int(g.y) for g in tiny.samples} == {int(g.y) for g in first.samples}
+    with pytest.raises(ConfigError, match="cannot hold one support level"):
+        Mirage(hops=2, budget_bytes=max(1, int(1e-4 * full))).distill(data, seed=0)
 
 
 def test_budget_ignores_max_patterns_and_is_deterministic() -> None:

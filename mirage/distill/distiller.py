@@ -332,7 +332,8 @@ class Mirage(Distiller):
                        dbs: dict[int, TransactionDB], limit: int
                        ) -> tuple[dict[int, list[Itemset]], dict[int, list[Data]], int]:
         """Per class, the itemsets down to a support threshold, the thresholds lowered together
-        until the set would exceed ``limit`` bytes.
+        until the set would exceed ``limit`` bytes. When the first support level of every class
+        does not fit, an int budget is an error; a fractional one keeps just those levels.
 
         Support levels of all classes are visited by relative support (support / class size),
         highest first, after every class's first level (which must all fit); a level joins,
@@ -358,11 +359,19 @@ class Mirage(Distiller):
             if used + extra <= limit:
                 used, keep[cls] = used + extra, end
         if any(found and not keep[cls] for cls, found in mined.items()):
-            need = sum(sum(size[cls][:end]) for first, _, cls, end in levels if not first)
-            given = ("" if limit == self.budget_bytes else f" ({limit} bytes)")
-            raise ConfigError(f"distiller.budget_bytes={self.budget_bytes}{given} cannot hold "
-                              f"one support level of every class: their most frequent tree "
-                              f"sets take {need} bytes; raise it")
+            firsts = {cls: end for later, _, cls, end in levels if not later}
+            need = sum(sum(size[cls][:end]) for cls, end in firsts.items())
+            given = "" if limit == self.budget_bytes else f" ({limit} bytes)"
+            problem = (f"distiller.budget_bytes={self.budget_bytes}{given} cannot hold one "
+                       f"support level of every class: their most frequent tree sets take "
+                       f"{need} bytes")
+            if isinstance(self.budget_bytes, int):  # a size to compare at: never exceeded
+                raise ConfigError(f"{problem}; raise it")
+            # A share of the data (the generic default) is a target: on data too small for it,
+            # the smallest set that still trains every class, rather than no run at all.
+            log.warning("mirage: %s; keeping just those (an int budget makes this an error)",
+                        problem)
+            keep, used = {cls: firsts.get(cls, 0) for cls in mined}, need
         return ({cls: mined[cls][:n] for cls, n in keep.items()},
                 {cls: samples[cls][:n] for cls, n in keep.items()}, used)
 
