@@ -59,11 +59,11 @@ class Random(Distiller):
                                            "train_indices": sorted(chosen)})
 
     def _fill(self, train: TrainSplit, orders: list[list[int]]) -> list[int]:
-        """Round robin over the classes' orders until ``budget_bytes`` is reached (or all
-        graphs are in)."""
+        """Round robin over the classes' orders until ``budget_bytes`` is reached and every
+        class has a graph (or all graphs are in): a coreset of one class trains nothing."""
         chosen, total, limit = [], 0, resolve_budget(self.budget_bytes, train.graphs)
         for i in (i for turn in itertools.zip_longest(*orders) for i in turn if i is not None):
-            if total >= limit:
+            if total >= limit and len(chosen) >= len(orders):
                 break
             chosen.append(i)
             total += nbytes([train.graphs[i]])
