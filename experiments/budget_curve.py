@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-BUDGETS = {"nci1": (5_000, 20_000, 100_000, 1_000_000),
+BUDGETS = {"nci1": (5_000, 20_000, 100_000, 300_000),
            "ogbg_molbace": (30_000, 100_000, 300_000, 1_000_000)}
 DISTILLERS = {"mirage": ["distiller=mirage", "distiller.threshold=1"],
               "random": ["distiller=random"]}
