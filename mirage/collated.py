@@ -53,6 +53,41 @@ class Collated(Sequence[Data]):
             edge_attr=_cat_optional([s.get("edge_attr") for s in stores]),
         )
 
+    @classmethod
+    def from_storage(cls, data: Data, slices: dict[str, Tensor]) -> Collated:
+        """From an ``InMemoryDataset``'s collated storage (``_data`` and ``slices``: edge indices
+        local to each graph) without making a per-graph object. Graphs need ``x``,
+        ``edge_index`` and ``y``; ``edge_attr`` is kept when present."""
+        node_ptr, edge_ptr = slices["x"].long(), slices["edge_index"].long()
+        shift = torch.repeat_interleave(node_ptr[:-1], edge_ptr.diff())
+        edge_attr = data.get("edge_attr")
+        return cls(x=data.x.long(), edge_index=data.edge_index.long() + shift,
+                   y=data.y.view(-1).long(), node_ptr=node_ptr, edge_ptr=edge_ptr,
+                   edge_attr=None if edge_attr is None else edge_attr.long())
+
+    def take(self, index: Sequence[int]) -> Collated:
+        """Graphs ``index`` (in that order) as a new table, gathered without a loop."""
+        idx = torch.as_tensor(list(index), dtype=torch.long)
+        nodes, edges = self.node_ptr.diff()[idx], self.edge_ptr.diff()[idx]
+        node_ptr = torch.cat([torch.zeros(1, dtype=torch.long), nodes.cumsum(0)])
+        edge_ptr = torch.cat([torch.zeros(1, dtype=torch.long), edges.cumsum(0)])
+        node_rows = (torch.repeat_interleave(self.node_ptr[idx] - node_ptr[:-1], nodes)
+                     + torch.arange(int(node_ptr[-1])))
+        edge_rows = (torch.repeat_interleave(self.edge_ptr[idx] - edge_ptr[:-1], edges)
+                     + torch.arange(int(edge_ptr[-1])))
+        shift = torch.repeat_interleave(node_ptr[:-1] - self.node_ptr[idx], edges)
+        return Collated(
+            x=self.x[node_rows], edge_index=self.edge_index[:, edge_rows] + shift, y=self.y[idx],
+            node_ptr=node_ptr, edge_ptr=edge_ptr,
+            x_cont=None if self.x_cont is None else self.x_cont[node_rows],
+            edge_attr=None if self.edge_attr is None else self.edge_attr[edge_rows])
+
+    def nbytes(self) -> int:
+        """The bytes :func:`mirage.distill.base.nbytes` counts for these graphs (their tensors,
+        not the offsets), from the tables."""
+        parts = (self.x, self.x_cont, self.edge_index, self.edge_attr, self.y)
+        return sum(t.numel() * t.element_size() for t in parts if t is not None)
+
     @property
     def num_nodes(self) -> int:
         return int(self.node_ptr[-1])

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch_geometric.data import Data
 
+from mirage.collated import Collated
 from mirage.errors import ConfigError, DataError
 from mirage.sources import check_tu_raw, fetch_missing, open_cached, reading, write_atomic
 
@@ -58,9 +59,9 @@ class GraphDataset:
     """A dataset split into train / validation / test lists of graphs."""
 
     name: str
-    train: list[Data]
-    val: list[Data]
-    test: list[Data]
+    train: Sequence[Data]  # lists, or mirage.collated.Collated tables (OGB)
+    val: Sequence[Data]
+    test: Sequence[Data]
     num_classes: int
     features: FeatureSpec
     split_hash: str
@@ -257,7 +258,7 @@ def _allow_pyg_pickles() -> None:
     torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
 
 
-def load_ogb(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], FeatureSpec, dict]:
+def load_ogb(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[Collated, FeatureSpec, dict]:
     """Load an ``ogbg-*`` dataset with OGB's ``PygGraphPropPredDataset`` and its official split."""
     from ogb.graphproppred import PygGraphPropPredDataset
     from ogb.utils.features import get_atom_feature_dims, get_bond_feature_dims
@@ -278,12 +279,7 @@ def load_ogb(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], Fe
     if ds.num_tasks != 1:
         raise ConfigError(f"dataset.name={name} has {ds.num_tasks} tasks; only single-task "
                           "graph classification is supported")
-    graphs = []
-    for i in range(len(ds)):
-        g = ds[i]
-        graphs.append(Data(x=g.x.long().clone(), edge_index=g.edge_index.clone(),
-                           edge_attr=g.edge_attr.long().clone(), y=g.y.view(1).long().clone(),
-                           num_nodes=g.num_nodes))  # clones: see ``_as_tu_graph``
+    graphs = Collated.from_storage(ds._data, ds.slices)  # no per-graph objects
     split = {"train": idx["train"].tolist(), "val": idx["valid"].tolist(),
              "test": idx["test"].tolist()}
     spec = FeatureSpec(tuple(get_atom_feature_dims()), 0, tuple(get_bond_feature_dims()))
@@ -315,13 +311,16 @@ def load_dataset(cfg: Any, data_root: Path, cache_dir: Path) -> GraphDataset:
     if not graphs:
         raise DataError(f"dataset '{cfg.name}' is empty ({info.get('source', '')})")
     split = info.pop("split", None) or split_of(cfg, len(graphs))
-    labels = torch.cat([g.y for g in graphs])
+    if isinstance(graphs, Collated):  # collated loaders stay collated, splits included
+        labels, part = graphs.y, graphs.take
+    else:
+        labels, part = torch.cat([g.y for g in graphs]), lambda idx: [graphs[i] for i in idx]
     num_classes = int(labels.max()) + 1
     return GraphDataset(
         name=cfg.name,
-        train=[graphs[i] for i in split["train"]],
-        val=[graphs[i] for i in split["val"]],
-        test=[graphs[i] for i in split["test"]],
+        train=part(split["train"]),
+        val=part(split["val"]),
+        test=part(split["test"]),
         num_classes=num_classes,
         features=spec,
         split_hash=split_hash(split),

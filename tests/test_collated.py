@@ -26,6 +26,23 @@ def _same(a, b) -> bool:
         torch.equal(a[k], b[k]) if torch.is_tensor(a[k]) else a[k] == b[k] for k in keys)
 
 
+def test_storage_and_subsets_are_the_graphs_themselves() -> None:
+    """A table read from an InMemoryDataset's storage holds the same graphs as the list it
+    collated; ``take`` is the list of those graphs, in order; bytes count as for the list."""
+    from torch_geometric.data import InMemoryDataset
+
+    from mirage.distill.base import nbytes
+
+    graphs = synthetic().graphs
+    data, slices = InMemoryDataset.collate(graphs)
+    table = Collated.from_storage(data, slices)
+    assert all(_same(a, b) for a, b in zip(table, graphs, strict=True))
+    index = [5, 0, 17, 17, 3]
+    part = table.take(index)
+    assert all(_same(a, graphs[i]) for a, i in zip(part, index, strict=True))
+    assert nbytes(part) == nbytes([graphs[i] for i in index]) and nbytes(table) == nbytes(graphs)
+
+
 def test_round_trip_keeps_every_graph() -> None:
     graphs = synthetic().graphs  # node labels, edge labels, isolated nodes
     table = Collated.of(graphs)

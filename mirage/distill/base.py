@@ -27,6 +27,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
+from mirage.collated import Collated
 from mirage.data import TrainSplit
 from mirage.errors import ConfigError
 from mirage.sources import write_atomic
@@ -39,8 +40,11 @@ SAMPLE_KEYS = ("x", "x_cont", "x_soft", "edge_index", "edge_attr", "edge_soft", 
 def nbytes(graphs: Sequence[Data]) -> int:
     """Bytes of the tensors a trainer needs (:data:`SAMPLE_KEYS`), summed over ``graphs``.
 
-    The one size function applied to every method, distilled or full.
+    The one size function applied to every method, distilled or full. A
+    :class:`~mirage.collated.Collated` table is counted from its tables.
     """
+    if isinstance(graphs, Collated):
+        return graphs.nbytes()
     total = 0
     for g in graphs:
         for key in SAMPLE_KEYS:
