@@ -21,7 +21,7 @@ import math
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ class GraphDataset:
     """A dataset split into train / validation / test lists of graphs."""
 
     name: str
-    train: Sequence[Data]  # lists, or mirage.collated.Collated tables (OGB)
+    train: Sequence[Data]  # lists, or mirage.collated.Collated tables (TU, OGB, synthetic)
     val: Sequence[Data]
     test: Sequence[Data]
     num_classes: int
@@ -137,47 +137,52 @@ def split_of(cfg: Any, n: int) -> dict[str, list[int]]:
 # --------------------------------------------------------------------------- features
 
 
-def degree_column(graphs: Sequence[Data], max_degree: int) -> int:
-    """Give every graph a categorical degree column ``x`` (degrees above the cap share a bucket).
-
-    Returns the column's cardinality.
-    """
-    for g in graphs:
-        deg = torch.bincount(g.edge_index[0], minlength=g.num_nodes)
-        g.x = deg.clamp(max=max_degree).view(-1, 1)
-    return max_degree + 1
+def degree_column(edge_index: torch.Tensor, num_nodes: int, max_degree: int) -> torch.Tensor:
+    """``[num_nodes, 1]`` categorical degree column (degrees above the cap share a bucket)."""
+    deg = torch.bincount(edge_index[0], minlength=num_nodes)
+    return deg.clamp(max=max_degree).view(-1, 1)
 
 
-def _as_tu_graph(g: Data, num_node_attr: int, num_edge_attr: int, use_node_attr: bool) -> Data:
-    """Split a raw TUDataset graph into categorical / continuous parts (see module docstring)."""
-    # ``clone`` because PyG hands out views into the collated storage: keeping a view would keep
-    # (and serialise) the whole dataset alive behind every graph.
-    out = Data(edge_index=g.edge_index.clone(), y=g.y.view(1).long().clone(), num_nodes=g.num_nodes)
-    if g.x is not None:
-        labels = g.x[:, num_node_attr:]
-        if labels.size(1) > 0:
-            out.x = labels.argmax(dim=1, keepdim=True)
-        if use_node_attr and num_node_attr > 0:
-            out.x_cont = g.x[:, :num_node_attr].float().clone()
-    if g.edge_attr is not None and g.edge_attr.size(1) > num_edge_attr:
-        out.edge_attr = g.edge_attr[:, num_edge_attr:].argmax(dim=1, keepdim=True)
-    return out
-
-
-def keep_node_labels(graphs: Sequence[Data], keep: Sequence[int], raw_min: int) -> int:
+def keep_node_labels(x: torch.Tensor, keep: Sequence[int], raw_min: int) -> tuple[torch.Tensor,
+                                                                                   int]:
     """Keep the raw node labels in ``keep`` as categories ``1..len(keep)``; all others become 0.
 
     ``x`` holds PyG's label index, the raw label minus the dataset's smallest (``raw_min``).
-    The original Mirage code does this on DD (16 residue labels). Returns the cardinality.
+    The original Mirage code does this on DD (16 residue labels). Returns the new column and
+    its cardinality.
     """
-    size = max(max(int(g.x.max()) for g in graphs) + 1, max(keep) - raw_min + 1)
+    size = max(int(x.max()) + 1, max(keep) - raw_min + 1)
     lut = torch.zeros(size, dtype=torch.long)
     for position, label in enumerate(keep, start=1):
         if label - raw_min >= 0:
             lut[label - raw_min] = position
-    for g in graphs:
-        g.x = lut[g.x]
-    return len(keep) + 1
+    return lut[x], len(keep) + 1
+
+
+def tu_table(ds: Any, use_node_attr: bool) -> tuple[Collated, torch.Tensor | None]:
+    """A ``TUDataset`` read from PyG's collated storage as one table, with no per-graph object:
+    one-hot edge labels become their index, node attributes ``x_cont``. Returns the table with
+    a placeholder ``x`` and the node labels' index column (``None`` without node labels), for
+    the caller's choice of node features."""
+    raw, slices = ds._data, ds.slices
+    # Without node features PyG keeps each graph's node count beside the storage.
+    counts = slices["x"].diff() if "x" in slices else torch.tensor(raw._num_nodes)
+    node_ptr = torch.cat([torch.zeros(1, dtype=torch.long), counts.long().cumsum(0)])
+    edge_ptr = slices["edge_index"].long()
+    edge_index = raw.edge_index.long() + torch.repeat_interleave(node_ptr[:-1], edge_ptr.diff())
+    attrs, labels, x_cont = ds.num_node_attributes, None, None
+    if raw.x is not None:
+        if raw.x.size(1) > attrs:
+            labels = raw.x[:, attrs:].argmax(dim=1, keepdim=True)
+        if use_node_attr and attrs > 0:
+            x_cont = raw.x[:, :attrs].float()
+    edge_attr = None
+    if raw.edge_attr is not None and raw.edge_attr.size(1) > ds.num_edge_attributes:
+        edge_attr = raw.edge_attr[:, ds.num_edge_attributes:].argmax(dim=1, keepdim=True)
+    table = Collated(x=torch.zeros(int(node_ptr[-1]), 1, dtype=torch.long),
+                     edge_index=edge_index, y=raw.y.view(-1).long(), node_ptr=node_ptr,
+                     edge_ptr=edge_ptr, x_cont=x_cont, edge_attr=edge_attr)
+    return table, labels
 
 
 def _raw_label_min(source: Path, name: str) -> int:
@@ -209,8 +214,9 @@ def _download_ogb(staging: Path, name: str) -> Path:
     return fetched
 
 
-def load_tu(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], FeatureSpec, dict]:
-    """Load a TU dataset with PyG's ``TUDataset``; processed files go under ``cache_dir``."""
+def load_tu(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[Collated, FeatureSpec, dict]:
+    """Load a TU dataset with PyG's ``TUDataset`` (processed files go under ``cache_dir``) into
+    one table: node labels one-hot -> index, degree features, or a constant column."""
     from torch_geometric.datasets import TUDataset
 
     name = cfg.name
@@ -221,12 +227,9 @@ def load_tu(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], Fea
                      lambda root: TUDataset(str(root), name=name, use_node_attr=True,
                                             use_edge_attr=True),
                      what, check=lambda: check_tu_raw(source / "raw", name))
-    graphs = [
-        _as_tu_graph(ds[i], ds.num_node_attributes, ds.num_edge_attributes, cfg.use_node_attr)
-        for i in range(len(ds))
-    ]
-    has_labels = graphs[0].get("x") is not None
-    cont = graphs[0].x_cont.size(1) if graphs[0].get("x_cont") is not None else 0
+    table, labels = tu_table(ds, cfg.use_node_attr)
+    has_labels = labels is not None
+    cont = table.x_cont.size(1) if table.x_cont is not None else 0
     keep = cfg.get("keep_node_labels")
     if keep is not None and (not has_labels or cfg.degree_features
                              or not all(isinstance(v, int) for v in keep)):
@@ -234,20 +237,19 @@ def load_tu(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], Fea
                           f"and a dataset that uses them ({name} has node labels: {has_labels}, "
                           f"degree_features: {cfg.degree_features}); use null to keep every label")
     if cfg.degree_features or (not has_labels and cont == 0):
-        max_deg = cfg.max_degree or max(
-            int(torch.bincount(g.edge_index[0], minlength=g.num_nodes).max()) for g in graphs
-        )
-        node_cards: tuple[int, ...] = (degree_column(graphs, max_deg),)
+        max_deg = cfg.max_degree or int(
+            torch.bincount(table.edge_index[0], minlength=table.num_nodes).max())
+        x, node_cards = degree_column(table.edge_index, table.num_nodes, max_deg), (max_deg + 1,)
     elif keep is not None:
-        node_cards = (keep_node_labels(graphs, list(keep), _raw_label_min(source, name)),)
+        x, card = keep_node_labels(labels, list(keep), _raw_label_min(source, name))
+        node_cards = (card,)
     elif has_labels:
-        node_cards = (ds.num_node_labels,)
-    else:  # continuous attributes only: a constant categorical column keeps ``x`` uniform
-        for g in graphs:
-            g.x = torch.zeros(g.num_nodes, 1, dtype=torch.long)
-        node_cards = (1,)
-    edge_cards = (ds.num_edge_labels,) if graphs[0].get("edge_attr") is not None else ()
-    return graphs, FeatureSpec(node_cards, cont, edge_cards), {"source": str(source)}
+        x, node_cards = labels, (ds.num_node_labels,)
+    else:  # continuous attributes only: the placeholder constant column keeps ``x`` uniform
+        x, node_cards = table.x, (1,)
+    edge_cards = (ds.num_edge_labels,) if table.edge_attr is not None else ()
+    return (replace(table, x=x), FeatureSpec(node_cards, cont, edge_cards),
+            {"source": str(source)})
 
 
 def _allow_pyg_pickles() -> None:
@@ -286,12 +288,13 @@ def load_ogb(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[Collated, Feat
     return graphs, spec, {"source": str(source), "split": split}
 
 
-def load_synthetic(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[list[Data], FeatureSpec,
+def load_synthetic(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[Collated, FeatureSpec,
                                                                         dict]:
-    """Seeded labelled graphs whose class is decided by structure (see :mod:`mirage.synthetic`)."""
-    from mirage.synthetic import make_graphs
+    """Seeded labelled graphs whose class is decided by structure (see :mod:`mirage.synthetic`),
+    generated as one table."""
+    from mirage.synthetic import make_collated
 
-    graphs = make_graphs(cfg.num_graphs, cfg.num_nodes, cfg.num_labels, cfg.seed)
+    graphs = make_collated(cfg.num_graphs, cfg.num_nodes, cfg.num_labels, cfg.seed)
     return graphs, FeatureSpec((cfg.num_labels,), 0, ()), {}
 
 

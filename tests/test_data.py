@@ -128,7 +128,7 @@ def _copy_tu(src: Path, dst_root: Path, name: str) -> Path:
 
 
 def _labels(ds) -> list[int]:
-    return [int(g.y) for g in ds.train + ds.val + ds.test]
+    return [int(g.y) for g in [*ds.train, *ds.val, *ds.test]]
 
 
 def test_cache_follows_its_raw_files(tmp_path: Path) -> None:
