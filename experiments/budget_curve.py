@@ -15,12 +15,13 @@ and standard deviation over seeds) to ``results/figures/budget_curve.png``.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+
+from experiments import generic_rule
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGETS = {"nci1": (5_000, 20_000, 100_000, 300_000),
@@ -32,15 +33,9 @@ DISTILLERS = {"mirage": ["distiller=mirage", "distiller.threshold=1"],
 def sweep(dataset: str, budgets: Sequence[int], models: Sequence[str], seeds: Sequence[int],
           results_dir: Path, extra: Sequence[str]) -> int:
     """Both distillers over ``budgets``; the worst exit code."""
-    worst = 0
-    for overrides in DISTILLERS.values():
-        cmd = [sys.executable, str(ROOT / "run.py"), "-m", f"dataset={dataset}", *overrides,
-               f"distiller.budget_bytes={','.join(map(str, budgets))}",
-               f"model={','.join(models)}", f"seeds=[{','.join(map(str, seeds))}]",
-               f"results_dir={results_dir}", *extra]
-        print("+", " ".join(cmd[1:]), flush=True)
-        worst = max(worst, subprocess.call(cmd, cwd=ROOT))
-    return worst
+    budget = f"distiller.budget_bytes={','.join(map(str, budgets))}"
+    return max(generic_rule.sweep([f"dataset={dataset}", *overrides, budget, *extra], models,
+                                  seeds, results_dir) for overrides in DISTILLERS.values())
 
 
 def curve(runs: Path) -> pd.DataFrame:
@@ -81,9 +76,7 @@ def plot(table: pd.DataFrame, path: Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    argv, extra = generic_rule.split_overrides(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", default=list(BUDGETS), choices=list(BUDGETS))
     ap.add_argument("--models", nargs="+", default=["gcn"])

@@ -70,6 +70,13 @@ def mirage_bytes(overrides: Sequence[str]) -> int:
                           Path(cfg.cache_dir)).data.nbytes()
 
 
+def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(arguments, Hydra overrides)``: the overrides are whatever follows ``--``."""
+    argv = list(argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    return argv[:cut], argv[cut + 1:]
+
+
 def sweep(overrides: Sequence[str], models: Sequence[str], seeds: Sequence[int],
           results_dir: Path) -> int:
     """One ``run.py -m`` over ``models``; returns its exit code (failed runs are rows too)."""
@@ -149,13 +156,12 @@ def _pct(values: pd.Series) -> str:
     return f"{100 * values.mean():.1f} ± {100 * values.std(ddof=0):.1f}"
 
 
-def select_table(runs: Path | Sequence[Path]) -> str:
-    """Per dataset and rule: mean validation AUC of Mirage and of random at its bytes over the
-    models and seeds, and Mirage's margin; then the rules ranked: those measured on every dataset
-    at 20x compression or more first, then by datasets won (positive mean margin), then by mean
-    margin over datasets. Markdown."""
-    pairs = paired(runs)
-    pairs["margin"] = pairs["val_auc_mirage"] - pairs["val_auc_random"]
+def select_table(pairs: pd.DataFrame) -> str:
+    """From :func:`paired` runs, per dataset and rule: mean validation AUC of Mirage and of
+    random at its bytes over the models and seeds, and Mirage's margin; then the rules ranked:
+    those measured on every dataset at 20x compression or more first, then by datasets won
+    (positive mean margin), then by mean margin over datasets. Markdown."""
+    pairs = pairs.assign(margin=pairs["val_auc_mirage"] - pairs["val_auc_random"])
     lines = ["| dataset | rule | Mirage val AUC | random val AUC (same bytes) | margin | "
              "Mirage bytes | compression | runs |", "|" + "---|" * 8]
     for (dataset, rule), g in pairs.groupby(["dataset", "rule"], sort=True):
@@ -179,11 +185,10 @@ def select_table(runs: Path | Sequence[Path]) -> str:
     return "\n".join(lines + summary) + "\n"
 
 
-def final_table(runs: Path | Sequence[Path], rules: Sequence[str] | None = None) -> str:
-    """Per dataset, rule (those named in ``rules``, as :func:`rule_of` spells them; default
-    all) and model: test ROC-AUC (mean ± std over seeds) of Mirage under the rule and of random
-    at the same bytes, both sizes and Mirage's compression. Markdown."""
-    pairs = paired(runs)
+def final_table(pairs: pd.DataFrame, rules: Sequence[str] | None = None) -> str:
+    """From :func:`paired` runs, per dataset, rule (those named in ``rules``, as :func:`rule_of`
+    spells them; default all) and model: test ROC-AUC (mean ± std over seeds) of Mirage under
+    the rule and of random at the same bytes, both sizes and Mirage's compression. Markdown."""
     if rules is not None:
         pairs = pairs[pairs["rule"].isin(rules)]
     lines = ["| dataset | rule | model | Mirage test AUC | random test AUC | difference | "
@@ -204,9 +209,7 @@ def final_table(runs: Path | Sequence[Path], rules: Sequence[str] | None = None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    argv, extra = split_overrides(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("phase", choices=["select", "final"])
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
@@ -222,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = args.results_dir or ROOT / "results" / "issue16"
     code = run(args.datasets, rules, args.models, seeds, results.resolve(),
                args.syn_root.resolve(), extra)
-    table = (select_table if select else final_table)(results / "runs.csv")
+    table = (select_table if select else final_table)(paired(results / "runs.csv"))
     print(table, end="")
     return code
 

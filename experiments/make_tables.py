@@ -109,8 +109,8 @@ def generic_tables(out: Path) -> list[Path]:
     """Issue 16's tables: every rule on validation, and the chosen rule on test, each with the
     paired runs behind it as CSV; returns the Markdown files."""
     pairs = generic_rule.paired(GENERIC).sort_values(["dataset", "rule", "model", "seed"])
-    made = {"generic_select": (generic_rule.select_table(GENERIC), pairs),
-            "generic_vs_random": (generic_rule.final_table(GENERIC, rules=[GENERIC_RULE]),
+    made = {"generic_select": (generic_rule.select_table(pairs), pairs),
+            "generic_vs_random": (generic_rule.final_table(pairs, rules=[GENERIC_RULE]),
                                   pairs[pairs["rule"] == GENERIC_RULE])}
     for name, (markdown, rows) in made.items():
         (out / f"{name}.md").write_text(markdown)

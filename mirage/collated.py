@@ -41,12 +41,12 @@ class Collated(Sequence[Data]):
         if isinstance(graphs, Collated):
             return graphs
         stores = [g.to_dict() for g in graphs]  # one call per graph: attribute access is slow
-        nodes = torch.tensor([0] + [s["x"].size(0) for s in stores]).cumsum(0)
-        edges = torch.tensor([0] + [s["edge_index"].size(1) for s in stores]).cumsum(0)
-        shift = torch.repeat_interleave(nodes[:-1], edges.diff())
+        nodes = offsets(torch.tensor([s["x"].size(0) for s in stores], dtype=torch.long))
+        edges = offsets(torch.tensor([s["edge_index"].size(1) for s in stores], dtype=torch.long))
         return cls(
             x=torch.cat([s["x"] for s in stores]),
-            edge_index=torch.cat([s["edge_index"] for s in stores], dim=1).long() + shift,
+            edge_index=global_rows(torch.cat([s["edge_index"] for s in stores], dim=1), nodes,
+                                   edges),
             y=torch.cat([s["y"].view(-1) for s in stores]).long(),
             node_ptr=nodes, edge_ptr=edges,
             x_cont=_cat_optional([s.get("x_cont") for s in stores]),
@@ -59,9 +59,8 @@ class Collated(Sequence[Data]):
         local to each graph) without making a per-graph object. Graphs need ``x``,
         ``edge_index`` and ``y``; ``edge_attr`` is kept when present."""
         node_ptr, edge_ptr = slices["x"].long(), slices["edge_index"].long()
-        shift = torch.repeat_interleave(node_ptr[:-1], edge_ptr.diff())
         edge_attr = data.get("edge_attr")
-        return cls(x=data.x.long(), edge_index=data.edge_index.long() + shift,
+        return cls(x=data.x.long(), edge_index=global_rows(data.edge_index, node_ptr, edge_ptr),
                    y=data.y.view(-1).long(), node_ptr=node_ptr, edge_ptr=edge_ptr,
                    edge_attr=None if edge_attr is None else edge_attr.long())
 
@@ -69,8 +68,7 @@ class Collated(Sequence[Data]):
         """Graphs ``index`` (in that order) as a new table, gathered without a loop."""
         idx = torch.as_tensor(list(index), dtype=torch.long)
         nodes, edges = self.node_ptr.diff()[idx], self.edge_ptr.diff()[idx]
-        node_ptr = torch.cat([torch.zeros(1, dtype=torch.long), nodes.cumsum(0)])
-        edge_ptr = torch.cat([torch.zeros(1, dtype=torch.long), edges.cumsum(0)])
+        node_ptr, edge_ptr = offsets(nodes), offsets(edges)
         node_rows = (torch.repeat_interleave(self.node_ptr[idx] - node_ptr[:-1], nodes)
                      + torch.arange(int(node_ptr[-1])))
         edge_rows = (torch.repeat_interleave(self.edge_ptr[idx] - edge_ptr[:-1], edges)
@@ -81,12 +79,6 @@ class Collated(Sequence[Data]):
             node_ptr=node_ptr, edge_ptr=edge_ptr,
             x_cont=None if self.x_cont is None else self.x_cont[node_rows],
             edge_attr=None if self.edge_attr is None else self.edge_attr[edge_rows])
-
-    def nbytes(self) -> int:
-        """The bytes :func:`mirage.distill.base.nbytes` counts for these graphs (their tensors,
-        not the offsets), from the tables."""
-        parts = (self.x, self.x_cont, self.edge_index, self.edge_attr, self.y)
-        return sum(t.numel() * t.element_size() for t in parts if t is not None)
 
     @property
     def num_nodes(self) -> int:
@@ -123,6 +115,16 @@ class Collated(Sequence[Data]):
         if self.edge_attr is not None:
             g.edge_attr = self.edge_attr[elo:ehi].clone()
         return g
+
+
+def offsets(counts: Tensor) -> Tensor:
+    """``[G + 1]`` int64 row offsets of ``G`` consecutive blocks of ``counts`` rows."""
+    return torch.cat([torch.zeros(1, dtype=torch.long), counts.long().cumsum(0)])
+
+
+def global_rows(edge_index: Tensor, node_ptr: Tensor, edge_ptr: Tensor) -> Tensor:
+    """``[2, E]`` edge index local to each graph (PyG's collated storage) as global node rows."""
+    return edge_index.long() + torch.repeat_interleave(node_ptr[:-1], edge_ptr.diff())
 
 
 def index_dtype(size: int) -> type[np.signedinteger]:

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch_geometric.data import Data
 
-from mirage.collated import Collated
+from mirage.collated import Collated, global_rows, offsets
 from mirage.errors import ConfigError, DataError
 from mirage.sources import check_tu_raw, fetch_missing, open_cached, reading, write_atomic
 
@@ -137,12 +137,6 @@ def split_of(cfg: Any, n: int) -> dict[str, list[int]]:
 # --------------------------------------------------------------------------- features
 
 
-def degree_column(edge_index: torch.Tensor, num_nodes: int, max_degree: int) -> torch.Tensor:
-    """``[num_nodes, 1]`` categorical degree column (degrees above the cap share a bucket)."""
-    deg = torch.bincount(edge_index[0], minlength=num_nodes)
-    return deg.clamp(max=max_degree).view(-1, 1)
-
-
 def keep_node_labels(x: torch.Tensor, keep: Sequence[int], raw_min: int) -> tuple[torch.Tensor,
                                                                                    int]:
     """Keep the raw node labels in ``keep`` as categories ``1..len(keep)``; all others become 0.
@@ -166,10 +160,10 @@ def tu_table(ds: Any, use_node_attr: bool) -> tuple[Collated, torch.Tensor | Non
     the caller's choice of node features."""
     raw, slices = ds._data, ds.slices
     # Without node features PyG keeps each graph's node count beside the storage.
-    counts = slices["x"].diff() if "x" in slices else torch.tensor(raw._num_nodes)
-    node_ptr = torch.cat([torch.zeros(1, dtype=torch.long), counts.long().cumsum(0)])
+    node_ptr = (slices["x"].long() if "x" in slices
+                else offsets(torch.tensor(raw._num_nodes, dtype=torch.long)))
     edge_ptr = slices["edge_index"].long()
-    edge_index = raw.edge_index.long() + torch.repeat_interleave(node_ptr[:-1], edge_ptr.diff())
+    edge_index = global_rows(raw.edge_index, node_ptr, edge_ptr)
     attrs, labels, x_cont = ds.num_node_attributes, None, None
     if raw.x is not None:
         if raw.x.size(1) > attrs:
@@ -237,9 +231,10 @@ def load_tu(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[Collated, Featu
                           f"and a dataset that uses them ({name} has node labels: {has_labels}, "
                           f"degree_features: {cfg.degree_features}); use null to keep every label")
     if cfg.degree_features or (not has_labels and cont == 0):
-        max_deg = cfg.max_degree or int(
-            torch.bincount(table.edge_index[0], minlength=table.num_nodes).max())
-        x, node_cards = degree_column(table.edge_index, table.num_nodes, max_deg), (max_deg + 1,)
+        # A categorical degree column; degrees above the cap share a bucket.
+        deg = torch.bincount(table.edge_index[0], minlength=table.num_nodes)
+        max_deg = cfg.max_degree or int(deg.max())
+        x, node_cards = deg.clamp(max=max_deg).view(-1, 1), (max_deg + 1,)
     elif keep is not None:
         x, card = keep_node_labels(labels, list(keep), _raw_label_min(source, name))
         node_cards = (card,)

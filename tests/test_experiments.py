@@ -195,12 +195,12 @@ def test_generic_rule_pairs_mirage_with_random_at_its_own_bytes(tmp_path: Path) 
     assert len(pairs) == 4  # 2 rules x 2 seeds; the 3000-byte random run pairs with nothing
     top = pairs[pairs["rule"] == "top 10"]
     assert (top["val_auc_random"] == 0.7).all() and (top["distilled_bytes_random"] == 1100).all()
-    table = generic_rule.select_table(runs)
+    table = generic_rule.select_table(pairs)
     assert "| D | top 10 | 80.0 | 70.0 | +10.0 | 1000 | 50x | 2 |" in table
     assert "| D | budget 0.05 | 60.0 | 90.0 | -30.0 | 2000 | 25x | 2 |" in table
     # The summary ranks rules by datasets won, then mean margin: top 10 first.
     summary = table.split("| rule | datasets won")[1].splitlines()
     assert summary[2].startswith("| top 10 | 1 of 1 | +10.00 | 50x |")
-    final = generic_rule.final_table(runs)
+    final = generic_rule.final_table(pairs)
     assert "| D | top 10 | gcn | 70.0 ± 0.0 | 60.0 ± 0.0 | +10.0 | 1000 | 1100 | 50x | 2 |" in final
     assert "higher in 1 of 2" in final

@@ -43,8 +43,9 @@ def nbytes(graphs: Sequence[Data]) -> int:
     The one size function applied to every method, distilled or full. A
     :class:`~mirage.collated.Collated` table is counted from its tables.
     """
-    if isinstance(graphs, Collated):
-        return graphs.nbytes()
+    if isinstance(graphs, Collated):  # the same tensors, concatenated: one sum per table
+        return sum(t.numel() * t.element_size() for key in SAMPLE_KEYS
+                   if isinstance(t := getattr(graphs, key, None), torch.Tensor))
     total = 0
     for g in graphs:
         for key in SAMPLE_KEYS:

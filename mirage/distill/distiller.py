@@ -316,9 +316,8 @@ class Mirage(Distiller):
         where they alone exceed ``limit`` bytes (no lower support level could then fit)."""
         found, samples, size = [], [], 0
         for new, exhausted in self._growing(db, floor, None):
-            found += new
-            samples += self._samples(union, ids, in_class, cls, new)
-            size += nbytes(samples[len(samples) - len(new):])
+            fresh = self._samples(union, ids, in_class, cls, new)
+            found, samples, size = found + new, samples + fresh, size + nbytes(fresh)
             if exhausted:
                 break
             if size > limit:
