@@ -16,7 +16,9 @@ import time
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import torch
@@ -28,7 +30,16 @@ from mirage.data import GraphDataset, load_dataset, resolve_data_root, write_spl
 from mirage.distill.base import DistillContext, DistilledSet, build_distiller, nbytes
 from mirage.errors import ConfigError
 from mirage.models import build_model
-from mirage.records import Row, append_rows, completed_seeds, flatten, row_dict
+from mirage.records import (
+    Row,
+    adopt_rows,
+    append_rows,
+    completed_seeds,
+    csv_text,
+    flatten,
+    row_dict,
+    set_bytes,
+)
 from mirage.schema import check_keys
 from mirage.sweep import show_progress
 from mirage.tracking import WandbTracker
@@ -179,6 +190,9 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
             raise ConfigError(f"{key} must be an integer >= {least}, got {cfg[key]!r}")
     if cfg.dataset.metric not in ("auc", "acc"):
         raise ConfigError(f"dataset.metric={cfg.dataset.metric!r} is not one of ['acc', 'auc']")
+    for key in ("skip", "reuse"):
+        if not OmegaConf.is_list(cfg[key]) or not all(isinstance(v, str) for v in cfg[key]):
+            raise ConfigError(f"{key} must be a list of strings, got {cfg[key]!r}")
     if cfg.logger.wandb.mode not in ("disabled", "offline", "online"):
         raise ConfigError(f"logger.wandb.mode={cfg.logger.wandb.mode!r} is not one of "
                           "['disabled', 'offline', 'online'] (with logger=wandb it follows "
@@ -201,12 +215,14 @@ class Job:
                  "model": plain["model"], "train": plain["train"]}
         hparams = {k: v for part, node in parts.items() for k, v in flatten(node, part).items()}
         parts["distiller"] = identity(plain["distiller"])
+        if cfg.match_bytes is not None:  # two baselines of equal bytes are two arms still
+            parts["match_bytes"] = cfg.match_bytes
         base = {
             "dataset": cfg.dataset.name, "distiller": cfg.distiller.name, "model": cfg.model.name,
             "distill_seed": cfg.distill_seed,
             "config_hash": stable_hash(parts),
             "git_sha": git_sha(), "torch_version": torch.__version__,
-            "pyg_version": torch_geometric.__version__,
+            "pyg_version": torch_geometric.__version__, "arm": cfg.arm or "",
         }
         name = f"{cfg.dataset.name}-{cfg.distiller.name}-{cfg.model.name}"
         return cls(name, base, hparams, Path(cfg.results_dir) / "runs.csv")
@@ -222,7 +238,46 @@ def pending_seeds(cfg: DictConfig, job: Job) -> list[int]:
     if cfg.force:
         return list(cfg.seeds)
     done = completed_seeds(job.csv_path, job.base["config_hash"], cfg.distill_seed)
+    missing = [s for s in cfg.seeds if s not in done]
+    sources = [Path(p) for p in cfg.reuse if Path(p).resolve() != job.csv_path.resolve()]
+    if missing and sources:
+        adopted = adopt_rows(sources, job.csv_path, job.base["config_hash"], cfg.distill_seed,
+                             missing, job.base["arm"])
+        if adopted:
+            log.info("%s: seeds %s reused from %s", job.name, sorted(adopted), list(cfg.reuse))
+        done |= adopted
     return [s for s in cfg.seeds if s not in done]
+
+
+def skipped_by(cfg: DictConfig) -> str | None:
+    """The first ``skip`` pattern that matches this job's ``dataset/arm/model``, if any."""
+    cell = f"{cfg.dataset.name}/{cfg.arm or cfg.distiller.name}/{cfg.model.name}"
+    return next((p for p in cfg.skip if fnmatchcase(cell, p)), None)
+
+
+def match_budget(cfg: DictConfig, plain: dict[str, Any]) -> None:
+    """``match_bytes=DISTILLER:GPC``: set ``plain``'s ``distiller.budget_bytes`` to the bytes of
+    that distiller's set at ``gpc`` on this dataset (same dataset settings, model and distill
+    seed), read from its ``ok`` rows in ``<results_dir>/runs.csv``."""
+    spec = cfg.match_bytes
+    if spec is None:
+        return
+    name, sep, gpc = str(spec).partition(":")
+    if not sep or not gpc.isdigit():
+        raise ConfigError(f"match_bytes={spec!r}: expected DISTILLER:GPC, e.g. doscond:1")
+    if "budget_bytes" not in plain["distiller"]:
+        raise ConfigError(f"match_bytes needs a distiller with budget_bytes (mirage, random); "
+                          f"distiller={cfg.distiller.name} has none")
+    path = Path(cfg.results_dir) / "runs.csv"
+    where = {"distiller": name, "distiller.gpc": gpc, "model": cfg.model.name,
+             "distill_seed": str(cfg.distill_seed),
+             **{k: csv_text(v) for k, v in flatten(plain["dataset"], "dataset").items()}}
+    sizes = set_bytes(path, where)
+    if not sizes:
+        raise ConfigError(f"match_bytes={spec}: {path} has no ok row of distiller {name} at "
+                          f"gpc {gpc} on {cfg.dataset.name} with model {cfg.model.name}; run "
+                          "that arm first (a study lists its baselines before the matched arms)")
+    plain["distiller"]["budget_bytes"] = int(median(sizes))
 
 
 def prepare(cfg: DictConfig, plain: dict[str, Any], job: Job,
@@ -288,11 +343,23 @@ def train_seed(cfg: DictConfig, job: Job, data: GraphDataset, ds: DistilledSet,
 def run(cfg: DictConfig) -> list[dict[str, Any]]:
     """Execute one (dataset, distiller, model) job; return the rows it appended.
 
-    Seeds that already have an ``ok`` row are skipped (:func:`pending_seeds`); when none is left
-    the job loads nothing. A failure after validation appends a ``status='failed'`` row for every
-    seed it left unmeasured and is then re-raised.
+    A job a ``skip`` pattern matches does nothing. Seeds that already have an ``ok`` row, here or
+    in a ``reuse`` file, are skipped (:func:`pending_seeds`); when none is left the job loads
+    nothing. A failure after validation (a ``match_bytes`` baseline not measured yet included)
+    appends a ``status='failed'`` row for every seed it left unmeasured and is then re-raised.
     """
     plain = validate(cfg)
+    if pattern := skipped_by(cfg):
+        log.info("%s/%s/%s: left out by skip pattern %r", cfg.dataset.name,
+                 cfg.arm or cfg.distiller.name, cfg.model.name, pattern)
+        return []
+    try:
+        match_budget(cfg, plain)
+    except ConfigError as err:
+        job = Job.of(cfg, plain)
+        append_rows(job.csv_path, [job.row(seed=seed, status="failed", error=_one_line(err))
+                                   for seed in cfg.seeds])
+        raise
     job = Job.of(cfg, plain)
     seeds = pending_seeds(cfg, job)
     if not seeds:

@@ -56,6 +56,7 @@ class Row:
     pyg_version: str = ""
     device: str = ""
     timestamp: str = ""
+    arm: str = ""  # the study arm (conf/arm/) that asked for the run; a label, not a setting
 
 
 ROW_FIELDS = [f.name for f in fields(Row)]
@@ -159,3 +160,35 @@ def completed_seeds(path: Path, config_hash: str, distill_seed: int) -> set[int]
                 and key[2].lstrip("-").isdigit()):
             done.add(int(key[2]))
     return done
+
+
+def adopt_rows(sources: Iterable[Path], path: Path, config_hash: str, distill_seed: int,
+               seeds: Iterable[int], arm: str = "") -> set[int]:
+    """Copy into ``path`` the newest ``ok`` row of this configuration for each of ``seeds`` found
+    in ``sources`` (other studies' CSVs), labelled with ``arm``; returns the seeds copied.
+
+    The rows keep their measurements and provenance (``git_sha``, ``timestamp``): the same
+    configuration hash means the same data, distiller, model and training settings.
+    """
+    wanted, found = {str(s) for s in seeds}, {}
+    for source in sources:
+        for row in read_rows(source):
+            key = run_key(row)
+            if (row.get("status") == "ok" and None not in row.values() and key[2] in wanted
+                    and key[:2] == (config_hash, str(distill_seed))):
+                found[key[2]] = {**row, "arm": arm}
+    append_rows(path, [found[s] for s in sorted(found, key=int)])
+    return {int(s) for s in found}
+
+
+def set_bytes(path: Path, where: Mapping[str, str]) -> list[int]:
+    """``distilled_bytes`` of the ``ok`` rows of ``path`` whose columns read as ``where`` says
+    (values compared as the CSV writes them: ``None`` as ``''``)."""
+    return [int(float(row["distilled_bytes"])) for row in read_rows(path)
+            if row.get("status") == "ok" and row.get("distilled_bytes")
+            and all(row.get(k, "") == v for k, v in where.items())]
+
+
+def csv_text(value: Any) -> str:
+    """A value as :func:`append_rows` writes it into a cell."""
+    return "" if value is None else str(value)

@@ -98,6 +98,10 @@ class Root:
     num_threads: Any
     progress: Any
     force: Any
+    arm: Any
+    match_bytes: Any
+    skip: Any
+    reuse: Any
     train: Train
     logger: Logger
     dataset: Any
