@@ -85,14 +85,15 @@ def cell_stats(df: pd.DataFrame) -> pd.DataFrame:
     for (dataset, arm, model), g in df.groupby(["dataset", "arm", "model"], sort=False):
         ok = g[g["status"] == "ok"]
         rec: dict[str, object] = {"dataset": dataset, "arm": arm, "model": model, "n": len(ok),
-                                  "failed": int((g["status"] != "ok").sum())}
+                                  "infeasible": int((g["status"] == "infeasible").sum()),
+                                  "failed": int((g["status"] == "failed").sum())}
         rec["auc_mean"], rec["auc_std"] = tables.mean_std(ok["test_auc"])
         top = tables.top_k(ok)["test_auc"] if len(ok) >= PAPER_VIEW_SEEDS else pd.Series()
         rec["top5_mean"], rec["top5_std"] = tables.mean_std(top.astype(float))
         rec["acc_cal_mean"], rec["acc_cal_std"] = tables.mean_std(ok["test_acc_cal"])
         for col in ("distilled_bytes", "compression_ratio", "distill_time_s"):
             rec[col] = float(ok[col].median()) if len(ok) else math.nan
-        rec["error"] = str(g.loc[g["status"] != "ok", "error"].iloc[-1]) if rec["failed"] else ""
+        rec["error"] = str(g.loc[g["status"] != "ok", "error"].iloc[-1]) if len(ok) < len(g) else ""
         out.append(rec)
     cells = pd.DataFrame(out)
     tuned = cells[cells["arm"] == "mirage"].groupby("dataset")["distill_time_s"].median()
@@ -155,7 +156,7 @@ def dataset_rows(cells: pd.DataFrame, dataset: str, arms: Sequence[str], models:
                 flags += [False] * (2 if metric == "auc" else 1)
                 continue
             c = a.loc[m]
-            text = _pm(c[f"{metric}_mean"], c[f"{metric}_std"]) or f"failed ({c['failed']})"
+            text = _pm(c[f"{metric}_mean"], c[f"{metric}_std"]) or _not_measured(c)
             if metric == "auc" and not math.isnan(c["paper"]):
                 text += f" [{c['paper_source']} {c['paper']:.1f}, Δ {c['paper_diff']:+.1f}]"
             row.append(text)
@@ -166,6 +167,17 @@ def dataset_rows(cells: pd.DataFrame, dataset: str, arms: Sequence[str], models:
         rows.append(row)
         bold.append(flags)
     return header, rows, bold
+
+
+def _not_measured(cell: pd.Series) -> str:
+    return "infeasible" if cell["infeasible"] else f"failed ({cell['failed']})"
+
+
+def unmeasured_notes(cells: pd.DataFrame, dataset: str) -> str:
+    """One line per (arm, reason) of the dataset's cells without an ok row."""
+    d = cells[(cells["dataset"] == dataset) & (cells["error"] != "")]
+    notes = {f"- {arm_label(r['arm'])}: {_not_measured(r)}: {r['error']}" for _, r in d.iterrows()}
+    return "\n".join(sorted(notes))
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[str]],
@@ -201,7 +213,8 @@ LEGEND = {
            "filled, else the mean); bold: best distilled set per dataset and GNN; bytes, "
            "compression, distill s: medians over the arm's rows; Mirage × faster: the arm's "
            "distillation time over tuned Mirage's on the same dataset, both measured by these "
-           "rows on one machine; not run: a cell the study skips on this machine.",
+           "rows on one machine; not run: a cell the study skips on this machine; infeasible: "
+           "settings the data cannot meet (the reason is listed under the table).",
     "acc_cal": "Calibrated test accuracy %: the decision rule (threshold / per-class logit "
                "offsets) fitted on the validation graphs of the selected epoch, applied to test; "
                "mean ± std over the seeds run; bold: best distilled set per dataset and GNN.",
@@ -223,7 +236,9 @@ def main_tables(cells: pd.DataFrame, out: Path) -> list[Path]:
             if dataset not in set(cells["dataset"]):
                 continue
             header, rows, bold = dataset_rows(cells, dataset, arms, models, metric)
-            md.append(f"## {dataset}\n\n{markdown(header, rows, bold)}")
+            notes = unmeasured_notes(cells, dataset)
+            md.append(f"## {dataset}\n\n{markdown(header, rows, bold)}"
+                      + (f"\n\nNot measured:\n\n{notes}" if notes else ""))
             tex.append(latex(header, rows, bold, f"{dataset}: {title}"))
         for path, parts in ((out / f"{name}.md", md), (out / f"{name}.tex", tex)):
             path.write_text("\n\n".join(parts) + "\n")

@@ -15,3 +15,9 @@ class DataError(MirageError):
 
 class DistillError(MirageError):
     """A distiller's optimisation failed (e.g. its loss turned NaN); the run is recorded failed."""
+
+
+class InfeasibleError(ConfigError):
+    """The settings ask for what the data cannot give (a byte budget below the smallest set the
+    distiller makes): an outcome of the configuration, recorded as ``status='infeasible'`` and
+    not retried by resume, rather than a failure."""

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from mirage.data import GraphDataset, load_dataset, resolve_data_root, write_split
 from mirage.distill.base import DistillContext, DistilledSet, build_distiller, nbytes
-from mirage.errors import ConfigError
+from mirage.errors import ConfigError, InfeasibleError
 from mirage.models import build_model
 from mirage.records import (
     Row,
@@ -233,8 +233,9 @@ class Job:
 
 
 def pending_seeds(cfg: DictConfig, job: Job) -> list[int]:
-    """Resume: the seeds of ``cfg.seeds`` without an ``ok`` row of this configuration in the
-    target CSV (all of them with ``force=true``). Failed seeds are retried."""
+    """Resume: the seeds of ``cfg.seeds`` without an ``ok`` or ``infeasible`` row of this
+    configuration in the target CSV, after copying such rows from ``cfg.reuse`` (all seeds with
+    ``force=true``). Failed seeds are retried."""
     if cfg.force:
         return list(cfg.seeds)
     done = completed_seeds(job.csv_path, job.base["config_hash"], cfg.distill_seed)
@@ -343,9 +344,11 @@ def train_seed(cfg: DictConfig, job: Job, data: GraphDataset, ds: DistilledSet,
 def run(cfg: DictConfig) -> list[dict[str, Any]]:
     """Execute one (dataset, distiller, model) job; return the rows it appended.
 
-    A job a ``skip`` pattern matches does nothing. Seeds that already have an ``ok`` row, here or
-    in a ``reuse`` file, are skipped (:func:`pending_seeds`); when none is left the job loads
-    nothing. A failure after validation (a ``match_bytes`` baseline not measured yet included)
+    A job a ``skip`` pattern matches does nothing. Seeds that already have an ``ok`` (or
+    ``infeasible``) row, here or in a ``reuse`` file, are skipped (:func:`pending_seeds`); when
+    none is left the job loads nothing. Settings the data cannot satisfy
+    (:class:`~mirage.errors.InfeasibleError`) write ``status='infeasible'`` rows and return. A
+    failure after validation (a ``match_bytes`` baseline not measured yet included)
     appends a ``status='failed'`` row for every seed it left unmeasured and is then re-raised.
     """
     plain = validate(cfg)
@@ -373,6 +376,12 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
         quiet = not show_progress(cfg.progress)
         for seed in tqdm(seeds, desc=job.name, unit="seed", disable=quiet):
             rows.append(train_seed(cfg, job, data, ds, sizes, seed, tracker))
+    except InfeasibleError as err:
+        append_rows(job.csv_path, [job.row(seed=seed, status="infeasible",
+                                           error=_one_line(err)) for seed in seeds])
+        log.warning("%s is infeasible, recorded as such (resume will not retry it): %s",
+                    job.name, err)
+        return []
     except Exception as err:
         append_rows(job.csv_path, [job.row(seed=seed, status="failed", error=_one_line(err))
                                    for seed in seeds[len(rows):]])

@@ -149,14 +149,19 @@ def run_key(row: Mapping[str, Any]) -> tuple[str, str, str]:
             str(row.get("seed") or ""))
 
 
+# Statuses that answer a (configuration, seed) for good: resume does not repeat them.
+# ``infeasible``: the configuration cannot be run on this data (mirage.errors.InfeasibleError).
+DONE = ("ok", "infeasible")
+
+
 def completed_seeds(path: Path, config_hash: str, distill_seed: int) -> set[int]:
-    """The seeds that already have a ``status='ok'`` row of this configuration in ``path``
+    """The seeds that already have a :data:`DONE` row of this configuration in ``path``
     (a line garbled by a killed writer never counts)."""
     done = set()
     for row in read_rows(path):
         key = run_key(row)
         whole = None not in row and None not in row.values()
-        if (whole and row.get("status") == "ok" and key[:2] == (config_hash, str(distill_seed))
+        if (whole and row.get("status") in DONE and key[:2] == (config_hash, str(distill_seed))
                 and key[2].lstrip("-").isdigit()):
             done.add(int(key[2]))
     return done

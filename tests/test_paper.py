@@ -213,3 +213,17 @@ def test_committed_paper_tables_are_what_the_committed_rows_give(tmp_path: Path)
         if path.suffix != ".png":
             assert (committed / path.name).read_text() == path.read_text(), \
                 f"results/paper/{path.name} is stale: run python -m experiments.paper"
+
+
+def test_an_infeasible_budget_is_recorded_once_not_retried(tmp_path: Path) -> None:
+    """An int budget below Mirage's smallest set is an outcome of the settings: one
+    ``infeasible`` row per seed, and a rerun does not try again (it would, were it ``failed``)."""
+    cfg = compose_cfg(["distiller=mirage", "dataset=synthetic", "model=gcn", "seeds=[0,1]",
+                       "distiller.budget_bytes=10", f"results_dir={tmp_path}",
+                       f"cache_dir={tmp_path / 'cache'}", "progress=false"])
+    assert run(cfg) == []
+    rows = read_rows(tmp_path / "runs.csv")
+    assert [(r["seed"], r["status"]) for r in rows] == [("0", "infeasible"), ("1", "infeasible")]
+    assert "cannot hold one support level" in rows[0]["error"]
+    run(cfg)
+    assert len(read_rows(tmp_path / "runs.csv")) == 2

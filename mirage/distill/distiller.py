@@ -40,7 +40,7 @@ from mirage.distill.trees import (
     tree_ids,
     union_of,
 )
-from mirage.errors import ConfigError, DataError
+from mirage.errors import ConfigError, DataError, InfeasibleError
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +365,7 @@ class Mirage(Distiller):
                        f"support level of every class: their most frequent tree sets take "
                        f"{need} bytes")
             if isinstance(self.budget_bytes, int):  # a size to compare at: never exceeded
-                raise ConfigError(f"{problem}; raise it")
+                raise InfeasibleError(f"{problem}; raise it")
             # A share of the data (the generic default) is a target: on data too small for it,
             # the smallest set that still trains every class, rather than no run at all.
             log.warning("mirage: %s; keeping just those (an int budget makes this an error)",
