@@ -60,3 +60,28 @@ def test_the_rule_never_sees_test_labels() -> None:
     # Flipped test labels: the same rule (fitted on validation) scores exactly 1 - before.
     val_again, flipped = calibrated_accuracy(val + shift, y_val, test + shift, 1 - y_test)
     assert val_again == val_acc and flipped == 0.0
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_auc_of_a_confident_model_is_not_chance(k: int) -> None:
+    """Every graph puts class k-1 ahead by about 50 to 120 logits, more where it is the true class:
+    its probability rounds to 1.0 in float64 everywhere, so an AUC on probabilities reads 0.5
+    for it (all ties), while the ranking is perfect and the AUC must say 1.0."""
+    logits, y = _separable(60, k, seed=5)
+    logits = logits * 10.0
+    logits[:, k - 1] += 60.0 + 60.0 * (y == k - 1)
+    prob = torch.softmax(logits.double(), dim=1)[:, k - 1]
+    assert bool((prob == 1.0).all())  # the saturation this guards against
+    assert roc_auc(logits, y) == 1.0
+
+
+def test_auc_equals_sklearn_on_probabilities_when_nothing_saturates() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    gen = torch.Generator().manual_seed(6)
+    for k in (2, 4):
+        logits, y = torch.randn(120, k, generator=gen), torch.arange(120) % k
+        prob = torch.softmax(logits.double(), dim=1).numpy()
+        expected = (roc_auc_score(y.numpy(), prob[:, 1]) if k == 2 else
+                    roc_auc_score(y.numpy(), prob, multi_class="ovr", average="macro"))
+        assert roc_auc(logits, y) == pytest.approx(expected, abs=1e-12)
