@@ -190,6 +190,8 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
             raise ConfigError(f"{key} must be an integer >= {least}, got {cfg[key]!r}")
     if cfg.dataset.metric not in ("auc", "acc"):
         raise ConfigError(f"dataset.metric={cfg.dataset.metric!r} is not one of ['acc', 'auc']")
+    if not OmegaConf.is_dict(cfg.arm_seeds):
+        raise ConfigError(f"arm_seeds must map arm names to seed lists, got {cfg.arm_seeds!r}")
     for key in ("skip", "reuse"):
         if not OmegaConf.is_list(cfg[key]) or not all(isinstance(v, str) for v in cfg[key]):
             raise ConfigError(f"{key} must be a list of strings, got {cfg[key]!r}")
@@ -344,13 +346,16 @@ def train_seed(cfg: DictConfig, job: Job, data: GraphDataset, ds: DistilledSet,
 def run(cfg: DictConfig) -> list[dict[str, Any]]:
     """Execute one (dataset, distiller, model) job; return the rows it appended.
 
-    A job a ``skip`` pattern matches does nothing. Seeds that already have an ``ok`` (or
+    ``arm_seeds[arm]``, when given, replaces ``seeds``. A job a ``skip`` pattern matches does
+    nothing. Seeds that already have an ``ok`` (or
     ``infeasible``) row, here or in a ``reuse`` file, are skipped (:func:`pending_seeds`); when
     none is left the job loads nothing. Settings the data cannot satisfy
     (:class:`~mirage.errors.InfeasibleError`) write ``status='infeasible'`` rows and return. A
     failure after validation (a ``match_bytes`` baseline not measured yet included)
     appends a ``status='failed'`` row for every seed it left unmeasured and is then re-raised.
     """
+    if cfg.arm in cfg.arm_seeds:
+        cfg.seeds = cfg.arm_seeds[cfg.arm]
     plain = validate(cfg)
     if pattern := skipped_by(cfg):
         log.info("%s/%s/%s: left out by skip pattern %r", cfg.dataset.name,

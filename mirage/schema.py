@@ -99,6 +99,7 @@ class Root:
     progress: Any
     force: Any
     arm: Any
+    arm_seeds: Any
     match_bytes: Any
     skip: Any
     reuse: Any
