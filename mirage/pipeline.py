@@ -371,7 +371,7 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
     job = Job.of(cfg, plain)
     seeds = pending_seeds(cfg, job)
     if not seeds:
-        log.info("%s: every seed of %s already has an ok row in %s; nothing to do "
+        log.info("%s: every seed of %s already has an ok (or infeasible) row in %s; nothing to do "
                  "(force=true reruns)", job.name, list(cfg.seeds), job.csv_path)
         return []
     rows: list[dict[str, Any]] = []

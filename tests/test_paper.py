@@ -227,3 +227,22 @@ def test_an_infeasible_budget_is_recorded_once_not_retried(tmp_path: Path) -> No
     assert "cannot hold one support level" in rows[0]["error"]
     run(cfg)
     assert len(read_rows(tmp_path / "runs.csv")) == 2
+
+
+def test_set_sizes_count_the_nodes_a_readout_pools() -> None:
+    import torch
+    from torch_geometric.data import Data
+
+    from experiments.set_sizes import class_sizes
+
+    def graph(nodes: int, y: int, pooled: int | None = None) -> Data:
+        g = Data(x=torch.zeros(nodes, 1), y=torch.tensor([y]), num_nodes=nodes)
+        if pooled is not None:
+            g.pool_mask = torch.arange(nodes) < pooled
+        return g
+
+    samples = [graph(5, 0, pooled=1), graph(9, 1, pooled=3), graph(7, 1, pooled=1)]
+    real = [graph(300, 0), graph(100, 1), graph(200, 1)]
+    assert class_sizes(samples, real) == [
+        {"class": 0, "samples": 1, "nodes": 5.0, "pooled": 1.0, "real_nodes": 300.0},
+        {"class": 1, "samples": 2, "nodes": 8.0, "pooled": 2.0, "real_nodes": 150.0}]
