@@ -337,11 +337,13 @@ def plot_ablation(df: pd.DataFrame, column: str, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     right = ax.twinx()
     for (dataset, model), g in ok.groupby(["dataset", "model"]):
-        s = g.groupby("_x").agg(m=("test_auc", "mean"), sd=("test_auc", "std"),
+        s = g.groupby("_x").agg(m=("test_auc", "mean"),
+                                sd=("test_auc", lambda v: v.std(ddof=tables.DDOF)),
                                 c=("compression_ratio", "median"))
-        line = ax.errorbar(s.index, s["m"] * 100, yerr=s["sd"].fillna(0) * 100, capsize=3,
+        line = ax.errorbar(s.index, s["m"] * 100, yerr=s["sd"] * 100, capsize=3,
                            marker="o", label=f"{dataset} {model.upper()}")
         right.plot(s.index, s["c"], ls=":", color=line[0].get_color())
+    ax.set_xticks(sorted(ok["_x"].unique()))
     right.set_yscale("log")
     right.set_ylabel("compression × (dotted, log)")
     ax.set_xlabel(column)
