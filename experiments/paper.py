@@ -18,6 +18,8 @@ and ``<results>/ablation_threshold/runs.csv``; the arm, dataset and GNN order is
   mean of a (dataset, GNN) among the distilled sets (``full`` excluded).
 - ``acc_cal.md`` / ``acc_cal.tex``: the same layout for the calibrated test accuracy.
 - ``cells.csv``: every number above, one line per (dataset, arm, GNN).
+- ``study.md``: how many rows were reused from earlier studies, when the others were measured,
+  and their summed distillation, training and evaluation time.
 - ``ablation_hops.*``, ``ablation_threshold.*``: test ROC-AUC per value, per dataset and GNN.
 - ``auc_vs_bytes.png`` (GCN; the Pareto front of bytes against AUC drawn), ``distill_time.png``,
   ``ablation_hops.png``, ``ablation_threshold.png``, and ``tree_frequency.png`` (from the
@@ -378,6 +380,33 @@ def _save(plt, fig, out: Path, bottom: float = 0.0) -> None:
     plt.close(fig)
 
 
+def study_summary(df: pd.DataFrame, reused_from: Sequence[Path]) -> str:
+    """How the study's rows came about: how many were copied from earlier studies (``reuse``:
+    the same configuration hash and seed there), and when and at what cost the rest were
+    measured (distillation once per set that was not a cache hit, plus training and evaluation
+    per seed; wall-clock window from the rows' timestamps)."""
+    earlier = {(r["config_hash"], str(r["seed"])) for path in reused_from if path.exists()
+               for _, r in tables.load_runs(path).iterrows()}
+    key = list(zip(df["config_hash"], df["seed"].astype(str).str.removesuffix(".0"),
+                   strict=True))
+    reused = pd.Series([k in earlier for k in key], index=df.index)
+    mine = df[~reused]
+    ran = mine[mine["status"] == "ok"]
+    fresh = ran[ran["cache_hit"].astype(str) != "True"].drop_duplicates("config_hash")
+    seconds = (fresh["distill_time_s"].sum() + ran["train_time_s"].sum()
+               + pd.to_numeric(ran["eval_time_s"]).sum())
+    counts = df["status"].value_counts()
+    lines = [f"- rows: {len(df)} ({', '.join(f'{v} {k}' for k, v in counts.items())})",
+             f"- copied from earlier studies (`reuse`, same configuration hash and seed): "
+             f"{int(reused.sum())}",
+             f"- measured by this study: {len(mine)}, timestamps {mine['timestamp'].min()} to "
+             f"{mine['timestamp'].max()}",
+             f"- their distillation (sets that were not cache hits) + training + evaluation: "
+             f"{seconds / 3600:.2f} process-hours",
+             f"- code: {', '.join(sorted(mine['git_sha'].unique()))}"]
+    return "\n".join(lines)
+
+
 def load(path: Path) -> pd.DataFrame:
     """The newest row per measurement of a study's CSV (tables.latest_per_run)."""
     return tables.latest_per_run(tables.load_runs(path))[0]
@@ -386,9 +415,13 @@ def load(path: Path) -> pd.DataFrame:
 def build(results: Path, out: Path, trees: bool = True) -> list[Path]:
     """Every table and plot of the module docstring into ``out``; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
-    cells = cell_stats(load(results / "paper_main" / "runs.csv"))
+    rows = load(results / "paper_main" / "runs.csv")
+    cells = cell_stats(rows)
     cells.to_csv(out / "cells.csv", index=False, float_format="%.6g")
-    written = [out / "cells.csv", *main_tables(cells, out)]
+    reuse = [ROOT / p for p in OmegaConf.load(STUDY).reuse]
+    (out / "study.md").write_text("# paper_main: where the rows come from\n\n"
+                                  + study_summary(rows, reuse) + "\n")
+    written = [out / "cells.csv", out / "study.md", *main_tables(cells, out)]
     plot_auc_vs_bytes(cells, out / "auc_vs_bytes.png")
     plot_distill_time(cells, out / "distill_time.png")
     written += [out / "auc_vs_bytes.png", out / "distill_time.png"]
