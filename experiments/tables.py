@@ -208,10 +208,10 @@ def ablation(df: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(out), values
 
 
-def _pm(mean: object, std: object) -> str:
+def _pm(mean: object, std: object, digits: int = 2) -> str:
     if not isinstance(mean, numbers.Real) or math.isnan(mean):
         return ""
-    return f"{mean:.2f} ± {std:.2f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def _num(x: object, fmt: str) -> str:

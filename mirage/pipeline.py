@@ -233,6 +233,11 @@ class Job:
         return row_dict(Row(**self.base, **fields, peak_rss_mb=peak_rss_mb(), timestamp=_now()),
                         self.hparams)
 
+    def record_unmeasured(self, seeds: list[int], status: str, err: BaseException) -> None:
+        """Append a ``status`` row carrying ``err`` for each of ``seeds``."""
+        append_rows(self.csv_path, [self.row(seed=seed, status=status, error=_one_line(err))
+                                    for seed in seeds])
+
 
 def pending_seeds(cfg: DictConfig, job: Job) -> list[int]:
     """Resume: the seeds of ``cfg.seeds`` without an ``ok`` or ``infeasible`` row of this
@@ -252,10 +257,14 @@ def pending_seeds(cfg: DictConfig, job: Job) -> list[int]:
     return [s for s in cfg.seeds if s not in done]
 
 
+def cell(cfg: DictConfig) -> str:
+    """``<dataset>/<arm or distiller>/<model>``: what ``skip`` patterns match."""
+    return f"{cfg.dataset.name}/{cfg.arm or cfg.distiller.name}/{cfg.model.name}"
+
+
 def skipped_by(cfg: DictConfig) -> str | None:
-    """The first ``skip`` pattern that matches this job's ``dataset/arm/model``, if any."""
-    cell = f"{cfg.dataset.name}/{cfg.arm or cfg.distiller.name}/{cfg.model.name}"
-    return next((p for p in cfg.skip if fnmatchcase(cell, p)), None)
+    """The first ``skip`` pattern that matches this job's :func:`cell`, if any."""
+    return next((p for p in cfg.skip if fnmatchcase(cell(cfg), p)), None)
 
 
 def match_budget(cfg: DictConfig, plain: dict[str, Any]) -> None:
@@ -358,15 +367,12 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
         cfg.seeds = cfg.arm_seeds[cfg.arm]
     plain = validate(cfg)
     if pattern := skipped_by(cfg):
-        log.info("%s/%s/%s: left out by skip pattern %r", cfg.dataset.name,
-                 cfg.arm or cfg.distiller.name, cfg.model.name, pattern)
+        log.info("%s: left out by skip pattern %r", cell(cfg), pattern)
         return []
     try:
         match_budget(cfg, plain)
     except ConfigError as err:
-        job = Job.of(cfg, plain)
-        append_rows(job.csv_path, [job.row(seed=seed, status="failed", error=_one_line(err))
-                                   for seed in cfg.seeds])
+        Job.of(cfg, plain).record_unmeasured(list(cfg.seeds), "failed", err)
         raise
     job = Job.of(cfg, plain)
     seeds = pending_seeds(cfg, job)
@@ -382,14 +388,12 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
         for seed in tqdm(seeds, desc=job.name, unit="seed", disable=quiet):
             rows.append(train_seed(cfg, job, data, ds, sizes, seed, tracker))
     except InfeasibleError as err:
-        append_rows(job.csv_path, [job.row(seed=seed, status="infeasible",
-                                           error=_one_line(err)) for seed in seeds])
+        job.record_unmeasured(seeds, "infeasible", err)
         log.warning("%s is infeasible, recorded as such (resume will not retry it): %s",
                     job.name, err)
         return []
     except Exception as err:
-        append_rows(job.csv_path, [job.row(seed=seed, status="failed", error=_one_line(err))
-                                   for seed in seeds[len(rows):]])
+        job.record_unmeasured(seeds[len(rows):], "failed", err)
         log.debug("run failed:\n%s", traceback.format_exc())
         raise
     log.info("%d rows appended to %s", len(rows), os.path.abspath(job.csv_path))

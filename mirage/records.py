@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -154,17 +154,22 @@ def run_key(row: Mapping[str, Any]) -> tuple[str, str, str]:
 DONE = ("ok", "infeasible")
 
 
-def completed_seeds(path: Path, config_hash: str, distill_seed: int) -> set[int]:
-    """The seeds that already have a :data:`DONE` row of this configuration in ``path``
-    (a line garbled by a killed writer never counts)."""
-    done = set()
+def measured(path: Path, config_hash: str, distill_seed: int,
+             statuses: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(seed, row)`` for each row of ``path`` of this configuration whose status is one of
+    ``statuses`` (a line garbled by a killed writer never counts)."""
+    statuses = tuple(statuses)
     for row in read_rows(path):
         key = run_key(row)
         whole = None not in row and None not in row.values()
-        if (whole and row.get("status") in DONE and key[:2] == (config_hash, str(distill_seed))
+        if (whole and row.get("status") in statuses and key[:2] == (config_hash, str(distill_seed))
                 and key[2].lstrip("-").isdigit()):
-            done.add(int(key[2]))
-    return done
+            yield int(key[2]), row
+
+
+def completed_seeds(path: Path, config_hash: str, distill_seed: int) -> set[int]:
+    """The seeds that already have a :data:`DONE` row of this configuration in ``path``."""
+    return {seed for seed, _ in measured(path, config_hash, distill_seed, DONE)}
 
 
 def adopt_rows(sources: Iterable[Path], path: Path, config_hash: str, distill_seed: int,
@@ -175,15 +180,13 @@ def adopt_rows(sources: Iterable[Path], path: Path, config_hash: str, distill_se
     The rows keep their measurements and provenance (``git_sha``, ``timestamp``): the same
     configuration hash means the same data, distiller, model and training settings.
     """
-    wanted, found = {str(s) for s in seeds}, {}
+    wanted, found = set(seeds), {}
     for source in sources:
-        for row in read_rows(source):
-            key = run_key(row)
-            if (row.get("status") == "ok" and None not in row.values() and key[2] in wanted
-                    and key[:2] == (config_hash, str(distill_seed))):
-                found[key[2]] = {**row, "arm": arm}
-    append_rows(path, [found[s] for s in sorted(found, key=int)])
-    return {int(s) for s in found}
+        for seed, row in measured(source, config_hash, distill_seed, ("ok",)):
+            if seed in wanted:
+                found[seed] = {**row, "arm": arm}
+    append_rows(path, [found[s] for s in sorted(found)])
+    return set(found)
 
 
 def set_bytes(path: Path, where: Mapping[str, str]) -> list[int]:
