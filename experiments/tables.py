@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m experiments.tables --runs results/runs.csv --out results/tables
+    python -m experiments.tables                      # results/runs.csv -> results/adhoc/
     python -m experiments.tables --runs results/ablations/runs.csv --out results/tables \
         --distiller mirage --ablation distiller.hops
 
@@ -39,6 +39,7 @@ NUMERIC = ["seed", "val_auc", "test_auc", "test_acc", "val_acc_cal", "test_acc_c
            "train_time_s", "distilled_graphs", "distilled_bytes", "compression_ratio"]
 TOP_K = 5
 DDOF = 0
+DEFAULT_OUT = Path("results/adhoc")  # ad-hoc tables: ignored by git, beside the default rows
 
 
 def load_runs(*paths: Path, labels: Sequence[str] | None = None) -> pd.DataFrame:
@@ -296,7 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="after filtering, drop the columns starting with PREFIX: settings that "
                          "differ only there are pooled (e.g. dataset. for rows written before it "
                          "was recorded)")
-    ap.add_argument("--out", type=Path, default=Path("results/tables"))
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                    help=f"output folder (default {DEFAULT_OUT}, which git ignores)")
     ap.add_argument("--name", default=None,
                     help="file stem (default: summary, or ablation_<column> with --ablation)")
     ap.add_argument("--distiller", nargs="+", help="keep only these distillers")

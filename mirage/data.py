@@ -20,7 +20,7 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -31,7 +31,16 @@ from torch_geometric.data import Data
 
 from mirage.collated import Collated, global_rows, offsets
 from mirage.errors import ConfigError, DataError
-from mirage.sources import check_tu_raw, fetch_missing, open_cached, reading, write_atomic
+from mirage.sources import (
+    OGB_ENTRIES,
+    cache_folder,
+    check_ogb_raw,
+    check_tu_raw,
+    fetch_missing,
+    open_cached,
+    reading,
+    write_atomic,
+)
 
 
 @dataclass(frozen=True)
@@ -122,14 +131,22 @@ def split_hash(split: dict[str, Sequence[int]]) -> str:
     return h.hexdigest()[:12]
 
 
+def split_file(cfg: Any) -> Path | None:
+    """The committed split file a dataset config names (``dataset.split.file``), if any."""
+    name = cfg.get("split", {}).get("file")
+    if not name:
+        return None
+    path = SPLITS_DIR / name
+    if not path.is_file():
+        there = sorted(p.name for p in SPLITS_DIR.glob("*.json"))
+        raise ConfigError(f"dataset.split.file={name!r}: no such file in {SPLITS_DIR} (valid: "
+                          f"{there}, or null to apply the rule)")
+    return path
+
+
 def split_of(cfg: Any, n: int) -> dict[str, list[int]]:
     """The split of a dataset without an official one: its committed file, else the rule."""
-    if cfg.split.get("file"):
-        path = SPLITS_DIR / cfg.split.file
-        if not path.is_file():
-            there = sorted(p.name for p in SPLITS_DIR.glob("*.json"))
-            raise ConfigError(f"dataset.split.file={cfg.split.file!r}: no such file in "
-                              f"{SPLITS_DIR} (valid: {there}, or null to apply the rule)")
+    if (path := split_file(cfg)) is not None:
         return read_split(path, n)
     return randperm_split(n, cfg.split.seed, cfg.split.test, cfg.split.val)
 
@@ -189,7 +206,16 @@ def _raw_label_min(source: Path, name: str) -> int:
 # --------------------------------------------------------------------------- loaders
 
 
-OGB_ENTRIES = ["raw", "split", "mapping", "RELEASE_v1.txt"]  # what OGB reads from a dataset folder
+@dataclass(frozen=True)
+class RawSource:
+    """A dataset's raw files under ``data_root``: the folder, the entries its processed cache is
+    keyed by, the cheap check of its files, the cache subfolder and a name for messages."""
+
+    path: Path
+    entries: tuple[str, ...]
+    check: Callable[[], None]
+    kind: str
+    what: str
 
 
 def _download_tu(staging: Path, name: str) -> Path:
@@ -208,28 +234,70 @@ def _download_ogb(staging: Path, name: str) -> Path:
     return fetched
 
 
-def load_tu(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[Collated, FeatureSpec, dict]:
-    """Load a TU dataset with PyG's ``TUDataset`` (processed files go under ``cache_dir``) into
-    one table: node labels one-hot -> index, degree features, or a constant column."""
-    from torch_geometric.datasets import TUDataset
-
-    name = cfg.name
-    source = data_root / "TU" / name
+def tu_source(cfg: Any, data_root: Path, show: bool) -> RawSource:
+    """``<data_root>/TU/<name>``, downloaded first where the root takes downloads; checks
+    ``dataset.keep_node_labels`` against the files (the labels must exist to be kept)."""
+    name, source = cfg.name, data_root / "TU" / cfg.name
     what = f"TU dataset {name!r}"
-    fetch_missing(data_root, source / "raw", lambda staging: _download_tu(staging, name), what)
-    ds = open_cached(source, ["raw"], cache_dir / "datasets" / "TU",
-                     lambda root: TUDataset(str(root), name=name, use_node_attr=True,
-                                            use_edge_attr=True),
-                     what, check=lambda: check_tu_raw(source / "raw", name))
-    table, labels = tu_table(ds, cfg.use_node_attr)
-    has_labels = labels is not None
-    cont = table.x_cont.size(1) if table.x_cont is not None else 0
+    fetch_missing(data_root, source / "raw", lambda staging: _download_tu(staging, name), what,
+                  show)
     keep = cfg.get("keep_node_labels")
+    has_labels = (source / "raw" / f"{name}_node_labels.txt").is_file()
     if keep is not None and (not has_labels or cfg.degree_features
                              or not all(isinstance(v, int) for v in keep)):
         raise ConfigError(f"dataset.keep_node_labels={keep!r}: needs a list of integer node labels "
                           f"and a dataset that uses them ({name} has node labels: {has_labels}, "
                           f"degree_features: {cfg.degree_features}); use null to keep every label")
+    return RawSource(source, ("raw",), lambda: check_tu_raw(source / "raw", name), "TU", what)
+
+
+def ogb_source(cfg: Any, data_root: Path, show: bool) -> RawSource:
+    """``<data_root>/OGB/<name with _>``, downloaded first where the root takes downloads."""
+    name, source = cfg.name, data_root / "OGB" / cfg.name.replace("-", "_")
+    what = f"OGB dataset {name!r}"
+    _allow_pyg_pickles()
+    fetch_missing(data_root, source, lambda staging: _download_ogb(staging, name), what, show)
+    return RawSource(source, OGB_ENTRIES, lambda: check_ogb_raw(source), "OGB", what)
+
+
+SOURCES = {"tu": tu_source, "ogb": ogb_source}  # loaders without raw files are not listed
+_checked: set[tuple[str, str]] = set()  # (folder, fingerprint) that passed, in this process
+
+
+def checked_source(cfg: Any, data_root: Path, cache_dir: Path,
+                   show: bool = False) -> RawSource | None:
+    """A run's input check, before any row: the dataset's raw files exist (downloaded first
+    where the root takes downloads) and pass their loader's cheap checks, and a named split file
+    exists. Files whose processed cache exists passed when it was built (the cache is keyed by
+    their sizes and times, so a changed file is checked again); files are checked once per
+    process. ``None`` for loaders without raw files."""
+    split_file(cfg)
+    if cfg.loader not in SOURCES:
+        return None
+    raw = SOURCES[cfg.loader](cfg, data_root, show)
+    folder = cache_folder(raw.path, raw.entries, cache_dir / "datasets" / raw.kind)
+    if (key := (str(folder), raw.kind)) not in _checked and not folder.is_dir():
+        raw.check()
+    _checked.add(key)
+    return raw
+
+
+def load_tu(cfg: Any, data_root: Path, cache_dir: Path,
+            show: bool = False) -> tuple[Collated, FeatureSpec, dict]:
+    """Load a TU dataset with PyG's ``TUDataset`` (processed files go under ``cache_dir``) into
+    one table: node labels one-hot -> index, degree features, or a constant column."""
+    from torch_geometric.datasets import TUDataset
+
+    name = cfg.name
+    raw = checked_source(cfg, data_root, cache_dir, show)
+    source = raw.path
+    ds = open_cached(source, raw.entries, cache_dir / "datasets" / raw.kind,
+                     lambda root: TUDataset(str(root), name=name, use_node_attr=True,
+                                            use_edge_attr=True), raw.what, show=show)
+    table, labels = tu_table(ds, cfg.use_node_attr)
+    has_labels = labels is not None
+    cont = table.x_cont.size(1) if table.x_cont is not None else 0
+    keep = cfg.get("keep_node_labels")  # checked against the raw files by tu_source
     if cfg.degree_features or (not has_labels and cont == 0):
         # A categorical degree column; degrees above the cap share a bucket.
         deg = torch.bincount(table.edge_index[0], minlength=table.num_nodes)
@@ -255,23 +323,19 @@ def _allow_pyg_pickles() -> None:
     torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
 
 
-def load_ogb(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[Collated, FeatureSpec, dict]:
+def load_ogb(cfg: Any, data_root: Path, cache_dir: Path,
+             show: bool = False) -> tuple[Collated, FeatureSpec, dict]:
     """Load an ``ogbg-*`` dataset with OGB's ``PygGraphPropPredDataset`` and its official split."""
     from ogb.graphproppred import PygGraphPropPredDataset
     from ogb.utils.features import get_atom_feature_dims, get_bond_feature_dims
 
     name = cfg.name
-    source = data_root / "OGB" / name.replace("-", "_")
-    what = f"OGB dataset {name!r}"
-    _allow_pyg_pickles()
-    fetch_missing(data_root, source, lambda staging: _download_ogb(staging, name), what)
-    missing = [e for e in OGB_ENTRIES if not (source / e).exists()]
-    if missing:
-        raise DataError(f"OGB dataset folder {source} lacks {missing}: restore it (or delete "
-                        "the folder to let OGB download it again)")
-    ds = open_cached(source, OGB_ENTRIES, cache_dir / "datasets" / "OGB",
-                     lambda root: PygGraphPropPredDataset(name=name, root=str(root)), what)
-    with reading(source, what):
+    raw = checked_source(cfg, data_root, cache_dir, show)
+    source, what = raw.path, raw.what
+    ds = open_cached(source, raw.entries, cache_dir / "datasets" / raw.kind,
+                     lambda root: PygGraphPropPredDataset(name=name, root=str(root)), what,
+                     show=show)
+    with reading(source, what, show):
         idx = ds.get_idx_split()
     if ds.num_tasks != 1:
         raise ConfigError(f"dataset.name={name} has {ds.num_tasks} tasks; only single-task "
@@ -283,8 +347,8 @@ def load_ogb(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[Collated, Feat
     return graphs, spec, {"source": str(source), "split": split}
 
 
-def load_synthetic(cfg: Any, data_root: Path, cache_dir: Path) -> tuple[Collated, FeatureSpec,
-                                                                        dict]:
+def load_synthetic(cfg: Any, data_root: Path, cache_dir: Path,
+                   show: bool = False) -> tuple[Collated, FeatureSpec, dict]:
     """Seeded labelled graphs whose class is decided by structure (see :mod:`mirage.synthetic`),
     generated as one table."""
     from mirage.synthetic import make_collated
@@ -301,11 +365,12 @@ def resolve_data_root(data_root: str | None) -> Path:
     return Path(data_root or os.environ.get("MIRAGE_DATA_ROOT") or "data").expanduser()
 
 
-def load_dataset(cfg: Any, data_root: Path, cache_dir: Path) -> GraphDataset:
-    """Load ``cfg`` (a ``conf/dataset`` node) and split it into train / val / test."""
+def load_dataset(cfg: Any, data_root: Path, cache_dir: Path, show: bool = False) -> GraphDataset:
+    """Load ``cfg`` (a ``conf/dataset`` node) and split it into train / val / test. ``show``
+    lets the libraries' own progress output through (the harness's ``progress`` rule)."""
     if cfg.loader not in LOADERS:
         raise ConfigError(f"dataset.loader={cfg.loader!r} is not one of {sorted(LOADERS)}")
-    graphs, spec, info = LOADERS[cfg.loader](cfg, Path(data_root), Path(cache_dir))
+    graphs, spec, info = LOADERS[cfg.loader](cfg, Path(data_root), Path(cache_dir), show)
     if not graphs:
         raise DataError(f"dataset '{cfg.name}' is empty ({info.get('source', '')})")
     split = info.pop("split", None) or split_of(cfg, len(graphs))

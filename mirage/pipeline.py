@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
-from statistics import median
+from statistics import mean, median, pstdev
 from typing import Any
 
 import torch
@@ -26,9 +26,16 @@ import torch_geometric
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 from tqdm.auto import tqdm
 
-from mirage.data import GraphDataset, load_dataset, resolve_data_root, write_split
+from mirage.data import (
+    FeatureSpec,
+    GraphDataset,
+    checked_source,
+    load_dataset,
+    resolve_data_root,
+    write_split,
+)
 from mirage.distill.base import DistillContext, DistilledSet, build_distiller, nbytes
-from mirage.errors import ConfigError, InfeasibleError
+from mirage.errors import ConfigError, InfeasibleError, MeasurementError
 from mirage.models import build_model
 from mirage.records import (
     Row,
@@ -37,12 +44,13 @@ from mirage.records import (
     completed_seeds,
     csv_text,
     flatten,
+    measured,
     row_dict,
     set_bytes,
 )
 from mirage.schema import check_keys
 from mirage.sweep import show_progress
-from mirage.tracking import WandbTracker
+from mirage.tracking import WandbTracker, check_credentials
 from mirage.train import fit
 
 log = logging.getLogger("mirage")
@@ -180,7 +188,7 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
     for key in ("epochs", "batch_size", "eval_batch_size"):
         if not isinstance(cfg.train[key], int) or cfg.train[key] <= 0:
             raise ConfigError(f"train.{key} must be a positive integer, got {cfg.train[key]!r}")
-    for key in ("train.eval_at_init", "force"):
+    for key in ("train.eval_at_init", "force", "logger.wandb.silent"):
         if not isinstance(OmegaConf.select(cfg, key), bool):
             raise ConfigError(f"{key} must be true or false, got {OmegaConf.select(cfg, key)!r}")
     if cfg.train.lr <= 0 or cfg.train.weight_decay < 0:
@@ -200,6 +208,32 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
                           "['disabled', 'offline', 'online'] (with logger=wandb it follows "
                           "$WANDB_MODE)")
     return plain
+
+
+def check_inputs(cfg: DictConfig, plain: dict[str, Any]) -> None:
+    """What :func:`validate` cannot see in the config alone, still before any data is loaded or
+    row written: the distiller's and the GNN's own checks (their constructors; the GNN on a
+    stand-in feature layout, as the real one comes with the data), the device, the logger's
+    credentials, and the dataset's files (:func:`~mirage.data.checked_source`)."""
+    build_distiller(plain["distiller"])
+    build_model(cfg.model, FeatureSpec((2,)), num_classes=2)
+    resolve_device(cfg.device)
+    check_credentials(plain["logger"]["wandb"])
+    checked_source(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir),
+                   show_progress(cfg.progress))
+
+
+def check_job(cfg: DictConfig) -> None:
+    """The input checks :func:`run` makes before it writes anything (a job left out by ``skip``
+    needs its config only): a sweep makes them for every job before the first one runs."""
+    plain = validate(cfg)
+    if not skipped_by(cfg):
+        check_inputs(cfg, plain)
+
+
+def job_seeds(cfg: DictConfig) -> list[int]:
+    """The job's evaluation seeds: its arm's own (``arm_seeds``), else ``seeds``."""
+    return list(cfg.arm_seeds.get(cfg.arm, cfg.seeds) if cfg.arm else cfg.seeds)
 
 
 @dataclass
@@ -239,14 +273,14 @@ class Job:
                                     for seed in seeds])
 
 
-def pending_seeds(cfg: DictConfig, job: Job) -> list[int]:
-    """Resume: the seeds of ``cfg.seeds`` without an ``ok`` or ``infeasible`` row of this
-    configuration in the target CSV, after copying such rows from ``cfg.reuse`` (all seeds with
-    ``force=true``). Failed seeds are retried."""
+def pending_seeds(cfg: DictConfig, job: Job, seeds: list[int]) -> list[int]:
+    """Resume: the ``seeds`` without an ``ok`` or ``infeasible`` row of this configuration in
+    the target CSV, after copying such rows from ``cfg.reuse`` (all seeds with ``force=true``).
+    Failed seeds are retried."""
     if cfg.force:
-        return list(cfg.seeds)
+        return list(seeds)
     done = completed_seeds(job.csv_path, job.base["config_hash"], cfg.distill_seed)
-    missing = [s for s in cfg.seeds if s not in done]
+    missing = [s for s in seeds if s not in done]
     sources = [Path(p) for p in cfg.reuse if Path(p).resolve() != job.csv_path.resolve()]
     if missing and sources:
         adopted = adopt_rows(sources, job.csv_path, job.base["config_hash"], cfg.distill_seed,
@@ -254,7 +288,7 @@ def pending_seeds(cfg: DictConfig, job: Job) -> list[int]:
         if adopted:
             log.info("%s: seeds %s reused from %s", job.name, sorted(adopted), list(cfg.reuse))
         done |= adopted
-    return [s for s in cfg.seeds if s not in done]
+    return [s for s in seeds if s not in done]
 
 
 def cell(cfg: DictConfig) -> str:
@@ -299,7 +333,8 @@ def prepare(cfg: DictConfig, plain: dict[str, Any], job: Job,
     torch.set_num_threads(cfg.num_threads)
     device = resolve_device(cfg.device)
     job.base["device"] = str(device)
-    data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
+    data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir),
+                        show_progress(cfg.progress))
     job.base["split_hash"] = data.split_hash
     record_split(data, Path(cfg.results_dir))
     curve: list[dict[str, float]] = []
@@ -347,56 +382,78 @@ def train_seed(cfg: DictConfig, job: Job, data: GraphDataset, ds: DistilledSet,
                          train_time_s=result.train_time_s, eval_time_s=result.eval_time_s)
         append_rows(job.csv_path, [record])  # row by row: a later failure loses nothing
         set_summary(record)
-    log.info("%s seed %d: test_acc %.4f test_auc %.4f (best epoch %d)", job.name, seed,
-             result.test["acc"], result.test["auc"], result.best_epoch)
+    metric = cfg.dataset.metric
+    log.info("%s seed %d: test_%s %.4f (val_%s %.4f, epoch %d); test_acc_cal %.4f, test_acc %.4f",
+             job.name, seed, metric, result.test[metric], metric, result.val[metric],
+             result.best_epoch, result.test["acc_cal"], result.test["acc"])
     return record
+
+
+def log_summary(cfg: DictConfig, job: Job, seeds: list[int]) -> None:
+    """One line per job: mean +- std (ddof 0, as the tables) over the ``ok`` rows of its seeds,
+    measured now or earlier, selection metric first."""
+    rows = {seed: row for seed, row in measured(job.csv_path, job.base["config_hash"],
+                                                cfg.distill_seed, ("ok",)) if seed in seeds}
+    if not rows:
+        return
+    metric = cfg.dataset.metric
+    parts = []
+    for key in (f"test_{metric}", "test_acc_cal", "test_acc"):
+        values = [float(row[key]) for row in rows.values()]
+        parts.append(f"{key} {mean(values):.4f} +- {pstdev(values):.4f}")
+    log.info("%s: %s over %d seeds %s", job.name, ", ".join(parts), len(rows), sorted(rows))
 
 
 def run(cfg: DictConfig) -> list[dict[str, Any]]:
     """Execute one (dataset, distiller, model) job; return the rows it appended.
 
-    ``arm_seeds[arm]``, when given, replaces ``seeds``. A job a ``skip`` pattern matches does
-    nothing. Seeds that already have an ``ok`` (or
-    ``infeasible``) row, here or in a ``reuse`` file, are skipped (:func:`pending_seeds`); when
-    none is left the job loads nothing. Settings the data cannot satisfy
-    (:class:`~mirage.errors.InfeasibleError`) write ``status='infeasible'`` rows and return. A
-    failure after validation (a ``match_bytes`` baseline not measured yet included)
-    appends a ``status='failed'`` row for every seed it left unmeasured and is then re-raised.
+    1. Check the input (:func:`validate`, then :func:`check_inputs` unless a ``skip`` pattern
+       leaves the job out): a :class:`~mirage.errors.ConfigError` or
+       :class:`~mirage.errors.DataError` here writes no row.
+    2. Plan: the job's seeds (:func:`job_seeds`) less those with an ``ok`` or ``infeasible`` row,
+       here or in a ``reuse`` file (:func:`pending_seeds`); none left, nothing is loaded.
+    3. Prepare the data and the distilled set, train and evaluate each seed, a row each.
+       Settings the data cannot satisfy (:class:`~mirage.errors.InfeasibleError`) write
+       ``status='infeasible'`` rows. Any other failure from here on (a ``match_bytes`` baseline
+       not measured yet included) writes a ``status='failed'`` row for every seed it left
+       unmeasured and raises :class:`~mirage.errors.MeasurementError`.
     """
-    if cfg.arm in cfg.arm_seeds:
-        cfg.seeds = cfg.arm_seeds[cfg.arm]
     plain = validate(cfg)
     if pattern := skipped_by(cfg):
         log.info("%s: left out by skip pattern %r", cell(cfg), pattern)
         return []
+    check_inputs(cfg, plain)
+    seeds = job_seeds(cfg)
     try:
         match_budget(cfg, plain)
     except ConfigError as err:
-        Job.of(cfg, plain).record_unmeasured(list(cfg.seeds), "failed", err)
-        raise
+        Job.of(cfg, plain).record_unmeasured(seeds, "failed", err)
+        raise MeasurementError(_one_line(err)) from err
     job = Job.of(cfg, plain)
-    seeds = pending_seeds(cfg, job)
-    if not seeds:
+    pending = pending_seeds(cfg, job, seeds)
+    if not pending:
         log.info("%s: every seed of %s already has an ok (or infeasible) row in %s; nothing to do "
-                 "(force=true reruns)", job.name, list(cfg.seeds), job.csv_path)
+                 "(force=true reruns)", job.name, seeds, job.csv_path)
+        log_summary(cfg, job, seeds)
         return []
     rows: list[dict[str, Any]] = []
     tracker = WandbTracker(plain["logger"]["wandb"], plain, job.name)
     try:
         data, ds, sizes = prepare(cfg, plain, job, tracker)
         quiet = not show_progress(cfg.progress)
-        for seed in tqdm(seeds, desc=job.name, unit="seed", disable=quiet):
+        for seed in tqdm(pending, desc=job.name, unit="seed", disable=quiet):
             rows.append(train_seed(cfg, job, data, ds, sizes, seed, tracker))
     except InfeasibleError as err:
-        job.record_unmeasured(seeds, "infeasible", err)
+        job.record_unmeasured(pending, "infeasible", err)
         log.warning("%s is infeasible, recorded as such (resume will not retry it): %s",
                     job.name, err)
         return []
     except Exception as err:
-        job.record_unmeasured(seeds[len(rows):], "failed", err)
+        job.record_unmeasured(pending[len(rows):], "failed", err)
         log.debug("run failed:\n%s", traceback.format_exc())
-        raise
+        raise MeasurementError(_one_line(err)) from err
     log.info("%d rows appended to %s", len(rows), os.path.abspath(job.csv_path))
+    log_summary(cfg, job, seeds)
     return rows
 
 

@@ -80,6 +80,7 @@ class Wandb:
     job_type: Any
     tags: Any
     dir: Any
+    silent: Any
 
 
 @dataclass

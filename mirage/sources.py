@@ -11,11 +11,16 @@ one good folder.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import hashlib
+import io
 import math
 import os
 import shutil
+import tempfile
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +36,12 @@ TU_NODE_FILES = ("node_labels", "node_attributes")
 TU_EDGE_FILES = ("edge_labels", "edge_attributes")
 TU_GRAPH_FILES = ("graph_labels", "graph_attributes")
 TU_REQUIRED = ("A", "graph_indicator", "graph_labels")
+# Every file PyG's TU reader opens; others in the folder (README.txt, <NAME>_label_readme.txt of
+# some official archives) are documentation, never read and never checked.
+TU_FILES = tuple(dict.fromkeys((*TU_REQUIRED, *TU_NODE_FILES, *TU_EDGE_FILES, *TU_GRAPH_FILES)))
+# What OGB's graph-property loader reads from a dataset folder, and the raw tables it requires.
+OGB_ENTRIES = ("raw", "split", "mapping", "RELEASE_v1.txt")
+OGB_REQUIRED = ("edge", "num-node-list", "num-edge-list", "graph-label")
 
 
 def fingerprint(source: Path, entries: Sequence[str]) -> str:
@@ -88,26 +99,60 @@ def link_entries(source: Path, target: Path, entries: Sequence[str]) -> None:
                                         target_is_directory=(source / entry).is_dir())
 
 
-def _require_root(data_root: Path) -> None:
-    """A ``data_root`` that does not exist is a mistake to report, not a cue to use a cache."""
-    if not data_root.is_dir():
-        raise DataError(f"data_root={data_root} does not exist: set data_root (or the "
-                        "MIRAGE_DATA_ROOT environment variable) to the folder that holds TU/ "
-                        "and OGB/, or create it to let the loaders download into it")
+# Left in a data root the harness created (the default ``./data``): only such a root takes
+# downloads. A root a user points to is only read.
+DOWNLOAD_MARKER = ".mirage-downloads"
+DEFAULT_ROOT = Path("data")
+
+
+def require_root(data_root: Path) -> None:
+    """A ``data_root`` must exist, except the default ``./data``, which is created (with
+    :data:`DOWNLOAD_MARKER`) to download into. Any other missing root is a mistake to report,
+    never a cue to create a folder or fall back to a cache."""
+    if data_root.is_dir():
+        return
+    if data_root.absolute() == DEFAULT_ROOT.absolute():
+        data_root.mkdir(parents=True, exist_ok=True)
+        (data_root / DOWNLOAD_MARKER).write_text("mirage-bench downloads datasets here\n")
+        return
+    raise DataError(f"data_root={data_root} does not exist: set data_root (or the "
+                    "MIRAGE_DATA_ROOT environment variable) to the folder that holds TU/ and OGB/, "
+                    f"or leave both unset to download into ./{DEFAULT_ROOT}")
+
+
+# Library output: PyG's and OGB's "Processing..." lines and tqdm bars, and warnings the harness
+# knows to be harmless (OGB builds tensors from read-only NumPy arrays it never writes to).
+KNOWN_WARNINGS = ("The given NumPy array is not writable",)
 
 
 @contextmanager
-def reading(source: Path, what: str) -> Iterator[None]:
+def library_output(show: bool) -> Iterator[None]:
+    """Around library code that prints progress: with ``show`` (the harness's own progress rule:
+    a terminal) its output passes, otherwise (a log file) it is dropped. Known warnings are
+    always dropped."""
+    with warnings.catch_warnings():
+        for message in KNOWN_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
+        if show:
+            yield
+            return
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            yield
+
+
+@contextmanager
+def reading(source: Path, what: str, show: bool = False) -> Iterator[None]:
     """Around a library's loader: a question it asks on stdin (OGB asks ``(y/N)``) or a failure
     on present files becomes a one-line :class:`DataError` naming the folder, instead of a hang,
-    an ``EOFError`` in a batch job or a traceback."""
+    an ``EOFError`` in a batch job or a traceback. Its output follows :func:`library_output`."""
 
     def refuse(prompt: str = "") -> str:
         raise DataError(f"{what} in {source}: the loader asked {' '.join(str(prompt).split())!r};"
                         " put the files in place yourself (see the README's data section)")
 
     try:
-        with mock.patch("builtins.input", refuse):
+        with mock.patch("builtins.input", refuse), library_output(show):
             yield
     except DataError:
         raise
@@ -116,18 +161,26 @@ def reading(source: Path, what: str) -> Iterator[None]:
                         f"{' '.join(str(err).split())}") from err
 
 
-def fetch_missing(data_root: Path, source: Path, fetch: Callable[[Path], Path], what: str) -> None:
-    """Make sure ``source`` (a folder under ``data_root``) exists. When it does not, the
-    library downloads into a staging folder beside it (``fetch(staging)`` returns the folder to
-    keep), and only a complete download is moved into place."""
-    _require_root(data_root)
+def fetch_missing(data_root: Path, source: Path, fetch: Callable[[Path], Path], what: str,
+                  show: bool = False) -> None:
+    """Make sure ``source`` (a path under ``data_root``) exists. When it does not, and the root
+    takes downloads (:data:`DOWNLOAD_MARKER`), the library downloads into a staging folder
+    (``fetch(staging)`` returns the folder to keep) that is moved into place only when complete:
+    a failed download leaves nothing under the root. A root a user points to is only read."""
+    require_root(data_root)
     if source.exists():
         return
-    staging = source.with_name(f".{source.name}.{os.getpid()}.download")
+    if not (data_root / DOWNLOAD_MARKER).is_file():
+        raise DataError(f"{what} is not in {source}, and data_root={data_root} is only read "
+                        "(mirage-bench downloads only into a folder it created, the default "
+                        f"./{DEFAULT_ROOT}): put the dataset's files there, or unset data_root "
+                        "and MIRAGE_DATA_ROOT to download it")
+    staging = Path(tempfile.mkdtemp(prefix=f".{source.name}.", suffix=".download", dir=data_root))
     try:
-        with reading(staging, what):
-            source.parent.mkdir(parents=True, exist_ok=True)
-            fetch(staging).rename(source)
+        with reading(staging, what, show):
+            fetched = fetch(staging)
+        source.parent.mkdir(parents=True, exist_ok=True)
+        fetched.rename(source)
     except DataError as err:
         raise DataError(f"{what} is not in {source} and downloading it failed ({err}): put its "
                         "files there, or point data_root (MIRAGE_DATA_ROOT) at a folder that "
@@ -136,22 +189,27 @@ def fetch_missing(data_root: Path, source: Path, fetch: Callable[[Path], Path], 
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def cache_folder(source: Path, entries: Sequence[str], cache: Path) -> Path:
+    """The processed-cache folder of ``source``'s ``entries`` (keyed by their fingerprint)."""
+    return cache / f"{source.name}-{fingerprint(source, entries)}"
+
+
 def open_cached(source: Path, entries: Sequence[str], cache: Path,
                 open_dataset: Callable[[Path], T], what: str,
-                check: Callable[[], None] | None = None) -> T:
-    """``open_dataset(root)``, where ``root`` is a processed-cache folder under ``cache`` keyed by
-    the fingerprint of ``source``'s ``entries`` and holding symlinks to them. A missing folder is
-    built (after ``check()``, which validates the raw files) by opening the dataset once there."""
+                check: Callable[[], None] | None = None, show: bool = False) -> T:
+    """``open_dataset(root)``, where ``root`` is :func:`cache_folder`, holding symlinks to the
+    entries. A missing folder is built (after ``check()``, which validates the raw files) by
+    opening the dataset once there; ``show`` lets the library's progress output through."""
 
     def build(folder: Path) -> None:
         if check is not None:
             check()
         link_entries(source, folder / source.name, entries)
-        with reading(source, what):
+        with reading(source, what, show):
             open_dataset(folder)
 
-    root = build_once(cache / f"{source.name}-{fingerprint(source, entries)}", build)
-    with reading(source, what):
+    root = build_once(cache_folder(source, entries, cache), build)
+    with reading(source, what, show):
         return open_dataset(root)
 
 
@@ -167,11 +225,11 @@ def _is_numbers(line: bytes) -> bool:
 
 
 def check_tu_raw(raw: Path, name: str) -> None:
-    """Cheap consistency checks of a TU dataset's raw files, so that a truncated or garbled file
-    is named in a one-line error instead of failing deep in PyG. Checks that the required files
-    exist, that every file's last row is numbers (truncation cuts rows), and that each file's row
-    count matches its nodes, edges or graphs."""
-    files = {p.name[len(name) + 1:-4]: p for p in raw.glob(f"{name}_*.txt")}
+    """Cheap consistency checks of the raw files PyG's TU reader reads (:data:`TU_FILES`), so
+    that a truncated or garbled file is named in a one-line error instead of failing deep in
+    PyG. Checks that the required files exist, that each file's last row is numbers (truncation
+    cuts rows), and that each file's row count matches its nodes, edges or graphs."""
+    files = {part: path for part in TU_FILES if (path := raw / f"{name}_{part}.txt").is_file()}
     for part in TU_REQUIRED:
         if part not in files:
             raise DataError(f"raw file {raw / f'{name}_{part}.txt'} is missing")
@@ -190,3 +248,26 @@ def check_tu_raw(raw: Path, name: str) -> None:
             raise DataError(f"raw files {files[part]} and {files[ref].name} disagree: "
                             f"{len(rows[part])} rows against {count} {unit} (one of them is "
                             "truncated or corrupt)")
+
+
+def check_ogb_raw(source: Path) -> None:
+    """Cheap checks of an OGB dataset folder: OGB's entries and required tables exist, a split
+    has its three parts, and every compressed table reads to its end (a cut download or copy
+    fails gzip's length and CRC check), so a broken folder is named in one line."""
+    missing = [e for e in OGB_ENTRIES if not (source / e).exists()]
+    missing += [f"raw/{t}.csv.gz" for t in OGB_REQUIRED if not (source / "raw" / f"{t}.csv.gz")
+                .is_file()]
+    splits = [p for p in (source / "split").glob("*") if p.is_dir()]
+    missing += [f"split/{p.name}/{part}.csv.gz" for p in splits
+                for part in ("train", "valid", "test") if not (p / f"{part}.csv.gz").is_file()]
+    if missing or not splits:
+        raise DataError(f"OGB dataset folder {source} lacks {missing or ['split/<type>/']}: "
+                        "restore it, or delete the folder to let OGB download it again")
+    for path in sorted([*(source / "raw").glob("*.gz"), *(source / "split").glob("*/*.gz")]):
+        try:
+            with gzip.open(path) as f:
+                while f.read(1 << 20):
+                    pass
+        except (OSError, EOFError) as err:
+            raise DataError(f"raw file {path} is truncated or corrupt ({type(err).__name__}: "
+                            f"{' '.join(str(err).split())})") from err

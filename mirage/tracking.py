@@ -11,8 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+from mirage.errors import ConfigError
+from mirage.sources import library_output
 
 log = logging.getLogger("mirage")
 
@@ -30,6 +34,24 @@ def _curve_key(key: str) -> str:
     if key == "loss":
         return "train/loss"
     return f"{split}/{metric}" if sep and split in ("val", "test") else key
+
+
+@cache
+def _has_credentials() -> bool:
+    import wandb
+
+    # No prompt, no network: only whether a key is configured (environment, netrc, settings).
+    with library_output(show=False):
+        return bool(wandb.login(verify=False, prompt=False))
+
+
+def check_credentials(cfg: Mapping[str, Any]) -> None:
+    """Before any row: W&B online needs an API key. Raise a :class:`ConfigError` that says how
+    to log in or to run offline; offline and disabled need nothing."""
+    if cfg["mode"] == "online" and not _has_credentials():
+        raise ConfigError("logger=wandb logs online, but no W&B API key is configured: run "
+                          "`wandb login` (or set WANDB_API_KEY), or log offline with "
+                          "WANDB_MODE=offline (upload later with `wandb sync`)")
 
 
 class WandbTracker:
@@ -58,7 +80,8 @@ class WandbTracker:
         run = wandb.init(project=self.cfg["project"], entity=self.cfg.get("entity"),
                          mode=self.cfg["mode"], group=self.group, job_type=job_type,
                          name=name, dir=self.cfg["dir"], tags=list(self.cfg.get("tags") or []),
-                         config={**self.config, **config}, reinit="finish_previous")
+                         config={**self.config, **config}, reinit="finish_previous",
+                         settings=wandb.Settings(silent=bool(self.cfg.get("silent", True))))
         try:
             yield run
         except BaseException:

@@ -9,8 +9,13 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from mirage.sources import DOWNLOAD_MARKER
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
+TESTS = ROOT / "tests"
+# Config options that only tests use (tests/conf/), e.g. distiller=exploding.
+PLUGIN_ARGS = (f"hydra.searchpath=[file://{TESTS / 'conf'}]",)
 
 
 def data_root() -> Path:
@@ -20,6 +25,15 @@ def data_root() -> Path:
         return Path(env)
     shared = ROOT.parent / "shared" / "datasets"
     return shared if shared.exists() else ROOT / "data"
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment of a ``run.py`` subprocess: the test data root, W&B off, ``tests/`` on
+    the path (for the test-only options of :data:`PLUGIN_ARGS`)."""
+    return {**os.environ, "MIRAGE_DATA_ROOT": str(data_root()), "WANDB_MODE": "disabled",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS),
+                                                        os.environ.get("PYTHONPATH")])),
+            **extra}
 
 
 def compose_cfg(overrides: list[str] | None = None) -> DictConfig:
@@ -44,3 +58,27 @@ def run_cfg(tmp_path: Path, shared_cache: Path):
                             *overrides])
 
     return make
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")} if root.is_dir() else set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_DATA_TREE] = _tree(data_root())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The data root is only read: a suite that leaves anything new in it fails (unless the
+    root is the harness's own download folder, where downloads belong)."""
+    root = data_root()
+    if (root / DOWNLOAD_MARKER).is_file() or _DATA_TREE not in session.config.stash:
+        return
+    new = sorted(_tree(root) - session.config.stash[_DATA_TREE])
+    if new:
+        print(f"\nFAILED: the tests wrote into the data root {root}: {new[:5]}"
+              f"{' ...' if len(new) > 5 else ''}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_DATA_TREE = pytest.StashKey[set[str]]()

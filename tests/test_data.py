@@ -8,8 +8,10 @@ import pytest
 import torch
 from conftest import compose_cfg, data_root
 
+import mirage.data as data_module
 from mirage.data import load_dataset
 from mirage.errors import ConfigError, DataError
+from mirage.sources import DOWNLOAD_MARKER, require_root
 
 
 def test_mutag_features_and_split(shared_cache: Path) -> None:
@@ -83,9 +85,43 @@ def test_unseen_tu_dataset(tmp_path: Path, node_attr: bool) -> None:
 
 def test_missing_data_names_path(tmp_path: Path) -> None:
     cfg = compose_cfg(["dataset=tu", "dataset.name=NOPE"]).dataset
-    # The loader would try to download: point it at an unreachable folder and an invalid name.
-    with pytest.raises(DataError, match=str(tmp_path / "TU" / "NOPE")):
+    with pytest.raises(DataError, match=str(tmp_path / "TU" / "NOPE")) as err:
         load_dataset(cfg, tmp_path, tmp_path / "cache")
+    # A root the harness did not create is only read: no download, no folder left behind.
+    assert "is only read" in str(err.value)
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_a_failed_download_leaves_nothing_under_the_root(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "data"
+    monkeypatch.chdir(tmp_path)
+    require_root(Path("data"))  # the default root: created, and it takes downloads
+    assert sorted(p.name for p in root.iterdir()) == [DOWNLOAD_MARKER]
+
+    def half_download(staging: Path, name: str) -> Path:
+        (staging / name / "raw").mkdir(parents=True)
+        (staging / name / "raw" / f"{name}_A.txt").write_text("1, 2\n")
+        raise OSError("connection reset (test)")
+
+    monkeypatch.setattr(data_module, "_download_tu", half_download)
+    cfg = compose_cfg(["dataset=tu", "dataset.name=NOPE"]).dataset
+    with pytest.raises(DataError, match="downloading it failed"):
+        load_dataset(cfg, Path("data"), tmp_path / "cache")
+    assert sorted(p.name for p in root.iterdir()) == [DOWNLOAD_MARKER]
+    # Another missing root is an error, and is not created.
+    with pytest.raises(DataError, match="does not exist"):
+        require_root(tmp_path / "elsewhere")
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_documentation_beside_the_raw_files_is_not_read(tmp_path: Path) -> None:
+    """Official archives (Mutagenicity, AIDS, ...) ship ``<NAME>_label_readme.txt``: prose the
+    raw-file checks must not take for a truncated table."""
+    raw = _copy_tu(data_root(), tmp_path, "MUTAG")
+    (raw / "MUTAG_label_readme.txt").write_text("Node labels:\n\n0  C\n1  N\n")
+    ds = load_dataset(compose_cfg(["dataset=mutag"]).dataset, tmp_path, tmp_path / "cache")
+    assert len(ds.train) == 150
 
 
 def test_corrupt_data_names_path(tmp_path: Path) -> None:
@@ -178,6 +214,7 @@ def test_missing_ogb_dataset_never_prompts(tmp_path: Path, monkeypatch: pytest.M
         raise OSError("network unreachable (test)")
 
     monkeypatch.setattr("urllib.request.urlopen", offline)  # the same offline or online
+    (tmp_path / DOWNLOAD_MARKER).write_text("")  # a root that takes downloads: OGB would try
     cfg = compose_cfg(["dataset=ogbg_molbace"]).dataset
     with pytest.raises(DataError, match="ogbg_molbace") as err:
         load_dataset(cfg, tmp_path, tmp_path / "cache")

@@ -15,7 +15,7 @@ from baselines.doscond import DosCond
 from baselines.learned import RealGraphs, ranges
 from mirage.data import FeatureSpec, GraphDataset, TrainSplit
 from mirage.distill.base import DistillContext, DistilledSet, build_distiller
-from mirage.errors import ConfigError, DistillError
+from mirage.errors import ConfigError, DistillError, MeasurementError
 from mirage.pipeline import distill_cached, run
 from mirage.records import read_rows
 from mirage.synthetic import make_graphs
@@ -143,8 +143,9 @@ def test_nan_loss_stops_with_the_iteration(monkeypatch: pytest.MonkeyPatch, run_
     calls["n"] = 0
     cfg = run_cfg("distiller=doscond", "distiller.iterations=10", "seeds=[0,1]",
                   "train.epochs=1")
-    with pytest.raises(DistillError):
+    with pytest.raises(MeasurementError, match="at iteration 3") as err:
         run(cfg)
+    assert isinstance(err.value.__cause__, DistillError)
     rows = read_rows(Path(cfg.results_dir) / "runs.csv")
     assert [r["status"] for r in rows] == ["failed", "failed"]
     assert "at iteration 3" in rows[0]["error"]

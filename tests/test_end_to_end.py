@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import PLUGIN_ARGS
 
+from mirage.errors import DataError, MeasurementError
 from mirage.pipeline import run
 from mirage.records import read_rows
 
@@ -45,12 +47,18 @@ def test_synthetic_structure_is_learnable(run_cfg) -> None:
     assert rows[0]["test_auc"] > 0.75, rows
 
 
-def test_failed_run_is_a_row(run_cfg) -> None:
-    cfg = run_cfg("dataset=tu", "dataset.name=NOT_THERE", "seeds=[0]")
-    with pytest.raises(Exception, match="NOT_THERE"):
+def test_a_failure_while_measuring_is_a_row_and_bad_input_is_not(run_cfg) -> None:
+    cfg = run_cfg(*PLUGIN_ARGS, "distiller=exploding", "seeds=[0,1]")
+    with pytest.raises(MeasurementError, match="exploded while distilling") as err:
         run(cfg)
+    assert isinstance(err.value.__cause__, RuntimeError)
     rows = read_rows(Path(cfg.results_dir) / "runs.csv")
-    assert len(rows) == 1 and rows[0]["status"] == "failed" and "NOT_THERE" in rows[0]["error"]
+    assert [(r["seed"], r["status"]) for r in rows] == [("0", "failed"), ("1", "failed")]
+    assert "exploded while distilling" in rows[0]["error"]
+    missing = run_cfg("dataset=tu", "dataset.name=NOT_THERE", "seeds=[0]")
+    with pytest.raises(DataError, match="NOT_THERE"):
+        run(missing)
+    assert len(read_rows(Path(cfg.results_dir) / "runs.csv")) == 2  # no row for bad input
 
 
 def test_mirage_distils_once_for_every_model(run_cfg, tmp_path: Path) -> None:

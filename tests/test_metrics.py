@@ -85,3 +85,11 @@ def test_auc_equals_sklearn_on_probabilities_when_nothing_saturates() -> None:
         expected = (roc_auc_score(y.numpy(), prob[:, 1]) if k == 2 else
                     roc_auc_score(y.numpy(), prob, multi_class="ovr", average="macro"))
         assert roc_auc(logits, y) == pytest.approx(expected, abs=1e-12)
+
+
+def test_accuracy_is_exact() -> None:
+    """13 of 19 reads 13/19 in float64 (float32 would write 0.6842105388641357 to the CSV)."""
+    y = torch.tensor([1] * 13 + [0] * 6)
+    logits = torch.tensor([[0.0, 1.0]] * 19)
+    assert accuracy(logits, y) == 13 / 19
+    assert repr(accuracy(logits, y)) == "0.6842105263157895"

@@ -18,7 +18,15 @@ from test_sweeps import _env
 
 from experiments import paper
 from mirage.errors import ConfigError
-from mirage.pipeline import Job, match_budget, pending_seeds, run, skipped_by, validate
+from mirage.pipeline import (
+    Job,
+    job_seeds,
+    match_budget,
+    pending_seeds,
+    run,
+    skipped_by,
+    validate,
+)
 from mirage.records import Row, append_rows, csv_text, flatten, read_rows, row_dict
 
 ARMS = sorted(p.stem for p in (CONF / "arm").glob("*.yaml"))
@@ -153,10 +161,10 @@ def test_reuse_adopts_only_ok_rows_of_the_same_configuration(tmp_path: Path) -> 
     append_rows(source, [job.row(seed=0, status="ok", test_auc=0.7),
                          job.row(seed=1, status="failed", error="boom"),
                          other.row(seed=2, status="ok", test_auc=0.9)])
-    assert pending_seeds(cfg, job) == [1, 2, 3]
+    assert pending_seeds(cfg, job, job_seeds(cfg)) == [1, 2, 3]
     copied = read_rows(job.csv_path)
     assert [(r["seed"], r["test_auc"], r["arm"]) for r in copied] == [("0", "0.7", "random_sum_1")]
-    assert pending_seeds(cfg, job) == [1, 2, 3]  # idempotent: nothing copied twice
+    assert pending_seeds(cfg, job, job_seeds(cfg)) == [1, 2, 3]  # idempotent: nothing copied twice
     assert len(read_rows(job.csv_path)) == 1
 
 
