@@ -7,15 +7,8 @@ import itertools
 import torch
 
 from mirage.data import TrainSplit
-from mirage.distill.base import (
-    DistillContext,
-    DistilledSet,
-    Distiller,
-    byte_budget,
-    nbytes,
-    positive_int,
-    resolve_budget,
-)
+from mirage.distill import base
+from mirage.distill.base import DistillContext, DistilledSet, Distiller
 
 
 class Full(Distiller):
@@ -39,8 +32,8 @@ class Random(Distiller):
 
 
     def __init__(self, gpc: int = 10, budget_bytes: int | float | None = None) -> None:
-        self.gpc = positive_int("distiller.gpc", gpc)
-        self.budget_bytes = byte_budget("distiller.budget_bytes", budget_bytes)
+        self.gpc = base.positive_int("distiller.gpc", gpc)
+        self.budget_bytes = base.byte_budget("distiller.budget_bytes", budget_bytes)
 
     def distill(self, train: TrainSplit, seed: int,
                 ctx: DistillContext | None = None) -> DistilledSet:
@@ -61,12 +54,12 @@ class Random(Distiller):
     def _fill(self, train: TrainSplit, orders: list[list[int]]) -> list[int]:
         """Round robin over the classes' orders until ``budget_bytes`` is reached and every
         class has a graph (or all graphs are in): a coreset of one class trains nothing."""
-        chosen, total, limit = [], 0, resolve_budget(self.budget_bytes, train.graphs)
+        chosen, total, limit = [], 0, base.resolve_budget(self.budget_bytes, train.graphs)
         for i in (i for turn in itertools.zip_longest(*orders) for i in turn if i is not None):
             if total >= limit and len(chosen) >= len(orders):
                 break
             chosen.append(i)
-            total += nbytes([train.graphs[i]])
+            total += base.nbytes([train.graphs[i]])
         return chosen
 
 

@@ -22,26 +22,11 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import trange
 
-from baselines.learned import (
-    RealGraphs,
-    SymmetricSpmm,
-    check_edge_features,
-    csr,
-    discretised_set,
-    edges_of,
-    mean_nodes,
-    padded,
-)
+from baselines import learned
 from mirage.data import FeatureSpec, TrainSplit
-from mirage.distill.base import (
-    DistillContext,
-    DistilledSet,
-    Distiller,
-    non_negative_number,
-    positive_int,
-    positive_number,
-)
-from mirage.errors import ConfigError, DistillError
+from mirage.distill import base
+from mirage.distill.base import DistillContext, DistilledSet, Distiller
+from mirage.errors import ConfigError
 
 
 class MatchingGCN:
@@ -69,7 +54,7 @@ class MatchingGCN:
         (w, b), *rest = self._layers()
         h = torch.relu(ax @ w + b)
         for w, b in rest:
-            h = torch.relu(SymmetricSpmm.apply(adj, h @ w) + b)
+            h = torch.relu(learned.SymmetricSpmm.apply(adj, h @ w) + b)
         pooled = torch.zeros(num_graphs, h.size(1), device=h.device).index_add_(0, batch, h)
         if self.pool == "mean":
             pooled = pooled / torch.bincount(batch, minlength=num_graphs).clamp(min=1).unsqueeze(1)
@@ -120,27 +105,27 @@ class DosCond(Distiller):
                  beta: float = 0.1, anneal: int = 200, joint_classes: bool = False,
                  edge_features: str = "zeros", readout_weight: float = 0.0,
                  log_every: int = 50) -> None:
-        self.gpc = positive_int("distiller.gpc", gpc)
-        self.iterations = positive_int("distiller.iterations", iterations)
-        self.lr_adj = positive_number("distiller.lr_adj", lr_adj)
-        self.lr_feat = positive_number("distiller.lr_feat", lr_feat)
-        self.beta = non_negative_number("distiller.beta", beta)
-        self.readout_weight = non_negative_number("distiller.readout_weight", readout_weight)
+        self.gpc = base.positive_int("distiller.gpc", gpc)
+        self.iterations = base.positive_int("distiller.iterations", iterations)
+        self.lr_adj = base.positive_number("distiller.lr_adj", lr_adj)
+        self.lr_feat = base.positive_number("distiller.lr_feat", lr_feat)
+        self.beta = base.non_negative_number("distiller.beta", beta)
+        self.readout_weight = base.non_negative_number("distiller.readout_weight", readout_weight)
         self.lr_decay_at = (None if lr_decay_at is None
-                            else positive_int("distiller.lr_decay_at", lr_decay_at))
-        self.nodes = None if nodes is None else positive_int("distiller.nodes", nodes)
-        self.real_batch = positive_int("distiller.real_batch", real_batch)
-        self.hidden = positive_int("distiller.hidden", hidden)
-        self.layers = positive_int("distiller.layers", layers)
-        self.anneal = positive_int("distiller.anneal", anneal)
-        self.log_every = positive_int("distiller.log_every", log_every)
+                            else base.positive_int("distiller.lr_decay_at", lr_decay_at))
+        self.nodes = None if nodes is None else base.positive_int("distiller.nodes", nodes)
+        self.real_batch = base.positive_int("distiller.real_batch", real_batch)
+        self.hidden = base.positive_int("distiller.hidden", hidden)
+        self.layers = base.positive_int("distiller.layers", layers)
+        self.anneal = base.positive_int("distiller.anneal", anneal)
+        self.log_every = base.positive_int("distiller.log_every", log_every)
         if pool not in ("mean", "sum"):
             raise ConfigError(f"distiller.pool={pool!r} is not one of ['mean', 'sum']")
         if not isinstance(joint_classes, bool):
             raise ConfigError(f"distiller.joint_classes must be true or false, got "
                               f"{joint_classes!r}")
         self.pool, self.joint = pool, joint_classes
-        self.edge_features = check_edge_features(edge_features)
+        self.edge_features = learned.check_edge_features(edge_features)
 
     # ------------------------------------------------------------------ initialisation
     def _initial(self, graphs: list[Data], labels: Tensor, spec: FeatureSpec, n: int,
@@ -157,7 +142,7 @@ class DosCond(Distiller):
             else:
                 pick = pool[torch.randperm(len(pool), generator=gen)[: self.gpc]]
             for i in pick.tolist():
-                x, a = padded(graphs[i], spec, n)
+                x, a = learned.padded(graphs[i], spec, n)
                 xs.append(x)
                 adjs.append(a)
                 ys.append(c)
@@ -166,24 +151,21 @@ class DosCond(Distiller):
     # ------------------------------------------------------------------ distillation
     def distill(self, train: TrainSplit, seed: int,
                 ctx: DistillContext | None = None) -> DistilledSet:
-        ctx = ctx or DistillContext()
+        ctx, gen, labels = learned.start(train, seed, ctx)
         device, spec = ctx.device, train.features
-        gen = torch.Generator().manual_seed(seed)
-        labels = torch.cat([g.y for g in train.graphs])
-        n = self.nodes or mean_nodes(train.graphs)
+        n = self.nodes or learned.mean_nodes(train.graphs)
         x0, adj0, y_syn = self._initial(train.graphs, labels, spec, n, gen)
         sparsity = float(adj0.mean())
         feat = x0.to(device).requires_grad_()
-        logits = (adj0 * 10 - 5).to(device).requires_grad_()
+        logits = learned.initial_logits(adj0).to(device).requires_grad_()
         y_syn = y_syn.to(device)
         classes = labels.unique().tolist()
-        real = {c: RealGraphs.collate([g for g, y in zip(train.graphs, labels.tolist(),
+        real = {c: learned.RealGraphs.collate([g for g, y in zip(train.graphs, labels.tolist(),
                                                          strict=True) if y == c], spec, device)
                 for c in classes}
         opt_adj = torch.optim.Adam([logits], lr=self.lr_adj)
         opt_feat = torch.optim.Adam([feat], lr=self.lr_feat)
         dims = [feat.size(-1)] + [self.hidden] * self.layers
-        off_diag = 1 - torch.eye(n, device=device)
         groups = [classes] if self.joint else [[c] for c in classes]
         curve_loss = 0.0
         for it in trange(self.iterations, disable=not ctx.progress, leave=False,
@@ -193,12 +175,9 @@ class DosCond(Distiller):
                     for group in opt.param_groups:
                         group["lr"] *= 0.1
             net = MatchingGCN(dims, train.num_classes, self.pool, device, gen)
-            temperature = max(0.01 ** (min(it, self.anneal) / self.anneal), 0.01)
-            sym = (logits + logits.transpose(1, 2)) / 2
-            u = torch.rand(sym.shape, generator=gen).to(device).clamp(1e-6, 1 - 1e-6)
-            noise = torch.log(u) - torch.log(1 - u)
-            noise = (noise + noise.transpose(1, 2)) / 2
-            adj = torch.sigmoid((sym + noise) / temperature) * off_diag
+            temperature = learned.annealed_temperature(it, self.anneal)
+            sym = learned.symmetric(logits)
+            adj = learned.relaxed_adjacency(sym, temperature, gen, mirror_noise=False)
             match = torch.zeros((), device=device)
             for group in groups:
                 rx, radj, rbatch, ry = self._real_batch(real, group, gen, device)
@@ -214,11 +193,7 @@ class DosCond(Distiller):
                 penalty = penalty + self.readout_weight * (len(classes) - 1) / len(classes) / len(
                     y_syn) * propagated_readout_norm(feat, adj, self.layers, self.pool)
             loss = match + penalty
-            if not torch.isfinite(loss):
-                raise DistillError(f"distiller 'doscond': the matching loss became "
-                                   f"{float(loss.detach())} at iteration {it}; lower "
-                                   "distiller.lr_adj / "
-                                   "distiller.lr_feat")
+            learned.check_finite(loss, "doscond", f"iteration {it}")
             opt_adj.zero_grad()
             opt_feat.zero_grad()
             loss.backward()
@@ -228,11 +203,13 @@ class DosCond(Distiller):
             if (it + 1) % self.log_every == 0 or it + 1 == self.iterations:
                 ctx.log({"iteration": it + 1, "loss": curve_loss, "match": float(match.detach()),
                          "temperature": temperature})
-        return discretised_set(edges_of(logits.detach().cpu()), feat.detach().cpu(), y_syn.cpu(),
-                               train, self.edge_features, {"initial_sparsity": sparsity,
-                                                           "final_loss": curve_loss})
+        edges = learned.edges_of(logits.detach().cpu())
+        return learned.discretised_set(edges, feat.detach().cpu(), y_syn.cpu(), train,
+                                       self.edge_features, {"initial_sparsity": sparsity,
+                                                            "final_loss": curve_loss})
 
-    def _real_batch(self, real: dict[int, RealGraphs], group: list[int], gen: torch.Generator,
+    def _real_batch(self, real: dict[int, learned.RealGraphs], group: list[int],
+                    gen: torch.Generator,
                     device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Up to ``real_batch`` random real graphs of each class of ``group``, as one union:
         features, normalised sparse adjacency, graph of each node, labels."""
@@ -246,4 +223,4 @@ class DosCond(Distiller):
             offset += x.size(0)
             graphs += len(idx)
         ax, src, dst, w, batch, y = (torch.cat(p) for p in zip(*parts, strict=True))
-        return ax, csr(src, dst, w, len(ax)), batch, y
+        return ax, learned.csr(src, dst, w, len(ax)), batch, y

@@ -36,27 +36,12 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import trange
 
+from baselines import learned
 from baselines.herding import herd
-from baselines.learned import (
-    RealGraphs,
-    SymmetricSpmm,
-    check_edge_features,
-    csr,
-    discretised_set,
-    edges_of,
-    mean_nodes,
-    padded,
-)
 from mirage.data import TrainSplit
-from mirage.distill.base import (
-    DistillContext,
-    DistilledSet,
-    Distiller,
-    non_negative_number,
-    positive_int,
-    positive_number,
-)
-from mirage.errors import ConfigError, DistillError
+from mirage.distill import base
+from mirage.distill.base import DistillContext, DistilledSet, Distiller
+from mirage.errors import ConfigError
 
 INITS = ("herding", "kcenter", "random")
 EPS = 1e-4  # the kernel's self-loop weight and base-covariance offset (the original's)
@@ -84,7 +69,7 @@ class SparseSide:
 
     def left(self, m: Tensor) -> Tensor:
         """``A m`` for ``m [N, k]``."""
-        return SymmetricSpmm.apply(self.adj, m)
+        return learned.SymmetricSpmm.apply(self.adj, m)
 
     def graph_sizes(self) -> Tensor:
         """``[N]``: the node count of each node's graph."""
@@ -204,8 +189,9 @@ def orthogonality(k_ss: Tensor) -> Tensor:
 def embeddings(graphs: list, spec: Any) -> Tensor:
     """Model-free graph embeddings ``[graphs, 3 d]`` for choosing the initial graphs: the mean
     node row after 0, 1 and 2 propagations by ``A + I`` (the linear part of the kernel)."""
-    real = RealGraphs.collate(graphs, spec, torch.device("cpu"), gcn_norm=False, propagate=False)
-    adj = csr(real.src, real.dst, real.weight, len(real.x))
+    real = learned.RealGraphs.collate(graphs, spec, torch.device("cpu"), gcn_norm=False,
+                                      propagate=False)
+    adj = learned.csr(real.src, real.dst, real.weight, len(real.x))
     batch = torch.repeat_interleave(torch.arange(len(graphs)), real.node_ptr.diff())
     side = SparseSide(real.x, adj, batch, len(graphs))
     hops = [real.x, adj @ real.x]
@@ -256,34 +242,32 @@ class KiDD(Distiller):
                  "syn_batch": syn_batch, "layers": layers, "ridge": ridge,
                  "orth_weight": orth_weight, "tau": tau, "anneal": anneal, "rank": rank,
                  "edge_features": edge_features, "log_every": log_every}
-        self.gpc = positive_int("distiller.gpc", gpc)
+        self.gpc = base.positive_int("distiller.gpc", gpc)
         at = {key: per_gpc(key, value, self.gpc) for key, value in given.items()}
         for key in ("steps", "node_multiplier", "real_batch", "syn_batch", "layers", "anneal",
                     "log_every"):
-            setattr(self, key, positive_int(f"distiller.{key}", at[key]))
+            setattr(self, key, base.positive_int(f"distiller.{key}", at[key]))
         for key in ("lr_adj", "lr_feat", "ridge", "orth_weight"):
-            setattr(self, key, non_negative_number(f"distiller.{key}", at[key]))
-        self.tau = positive_number("distiller.tau", at["tau"])
+            setattr(self, key, base.non_negative_number(f"distiller.{key}", at[key]))
+        self.tau = base.positive_number("distiller.tau", at["tau"])
         if at["init"] not in INITS:
             raise ConfigError(f"distiller.init={at['init']!r} is not one of {list(INITS)}")
         self.init = at["init"]
-        self.rank = None if at["rank"] is None else positive_int("distiller.rank", at["rank"])
-        self.edge_features = check_edge_features(at["edge_features"])
+        self.rank = None if at["rank"] is None else base.positive_int("distiller.rank", at["rank"])
+        self.edge_features = learned.check_edge_features(at["edge_features"])
 
     def temperature(self, step: int) -> float:
-        """The Gumbel-sigmoid temperature: ``tau (0.01 / tau)^(step / anneal)``, at least 0.01."""
-        return max(self.tau * (0.01 / self.tau) ** (step / self.anneal), 0.01)
+        """The Gumbel-sigmoid temperature at ``step`` (:func:`learned.annealed_temperature`)."""
+        return learned.annealed_temperature(step, self.anneal, self.tau)
 
     def distill(self, train: TrainSplit, seed: int,
                 ctx: DistillContext | None = None) -> DistilledSet:
-        ctx = ctx or DistillContext()
+        ctx, gen, labels = learned.start(train, seed, ctx)
         device, spec = ctx.device, train.features
-        gen = torch.Generator().manual_seed(seed)
-        labels = torch.cat([g.y for g in train.graphs])
-        n = mean_nodes(train.graphs) * self.node_multiplier
+        n = learned.mean_nodes(train.graphs) * self.node_multiplier
         chosen = initial_choice(embeddings(train.graphs, spec) if self.init != "random" else
                                 torch.empty(0), labels, self.gpc, self.init, gen)
-        x0, a0 = (torch.stack(t) for t in zip(*(padded(train.graphs[i], spec, n)
+        x0, a0 = (torch.stack(t) for t in zip(*(learned.padded(train.graphs[i], spec, n)
                                                   for i in chosen), strict=True))
         y_syn = labels[chosen].to(device)
         feat = x0.to(device).requires_grad_(self.lr_feat > 0)
@@ -293,7 +277,7 @@ class KiDD(Distiller):
         if not opts:
             raise ConfigError("distiller.lr_adj and distiller.lr_feat are both 0: nothing would "
                               "be learned")
-        real = RealGraphs.collate(list(train.graphs), spec, device, loop_weight=EPS,
+        real = learned.RealGraphs.collate(list(train.graphs), spec, device, loop_weight=EPS,
                                   gcn_norm=False, propagate=False)
         real_labels = labels.to(device)
         onehot_cols = sum(spec.node_cardinalities)
@@ -301,7 +285,7 @@ class KiDD(Distiller):
         for step in trange(self.steps, disable=not ctx.progress, leave=False, desc="kidd"):
             idx = next(batches).to(device)
             x, src, dst, w, batch = real.batch(idx)
-            real_side = SparseSide(x, csr(src, dst, w, len(x)), batch, len(idx))
+            real_side = SparseSide(x, learned.csr(src, dst, w, len(x)), batch, len(idx))
             pick = torch.randperm(len(y_syn), generator=gen)[: self.syn_batch].to(device)
             syn = DenseSide(feat[pick], self._adjacency(structure, pick, step, gen))
             k_ts = lite_ntk(real_side, syn, self.layers)
@@ -310,9 +294,7 @@ class KiDD(Distiller):
                            self.ridge)
             orth = self.orth_weight * orthogonality(k_ss)
             loss = fit + orth
-            if not torch.isfinite(loss):
-                raise DistillError(f"distiller 'kidd': the loss became {float(loss.detach())} "
-                                   f"at step {step}; lower distiller.lr_adj / distiller.lr_feat")
+            learned.check_finite(loss, "kidd", f"step {step}")
             for opt in opts:
                 opt.zero_grad()
             loss.backward()
@@ -324,10 +306,10 @@ class KiDD(Distiller):
                 ctx.log({"step": step + 1, "loss": float(loss.detach()),
                          "krr": float(fit.detach()), "orth": float(orth.detach()),
                          "temperature": self.temperature(step)})
-        return discretised_set(self._edges(structure), feat.detach().cpu(), y_syn.cpu(), train,
-                               self.edge_features,
-                               {"init": self.init, "train_indices": chosen, "rank": self.rank,
-                                "final_loss": float(loss.detach())})
+        return learned.discretised_set(self._edges(structure), feat.detach().cpu(), y_syn.cpu(),
+                                       train, self.edge_features,
+                                       {"init": self.init, "train_indices": chosen,
+                                        "rank": self.rank, "final_loss": float(loss.detach())})
 
     # ------------------------------------------------------------------ structure
     def _structure(self, a0: Tensor) -> list[Tensor]:
@@ -336,7 +318,7 @@ class KiDD(Distiller):
         SVD (the singular values split evenly)."""
         grad = self.lr_adj > 0
         if self.rank is None:
-            return [(a0 * 10 - 5).requires_grad_(grad)]
+            return [learned.initial_logits(a0).requires_grad_(grad)]
         p, s, q = torch.linalg.svd(a0)
         r = min(self.rank, a0.size(-1))
         root = s[:, :r].sqrt()
@@ -350,22 +332,18 @@ class KiDD(Distiller):
         sample of the symmetric logits, or the symmetric low-rank product clipped to [0, 1];
         zero diagonal."""
         if self.rank is None:
-            logits = structure[0][pick]
-            u = torch.rand(logits.shape, generator=gen).clamp(1e-6, 1 - 1e-6).to(logits.device)
-            noise = (torch.log(u) - torch.log(1 - u)).triu(1)
-            adj = torch.sigmoid(((logits + logits.transpose(1, 2)) / 2 + noise
-                                 + noise.transpose(1, 2)) / self.temperature(step))
-        else:
-            a = structure[0][pick] @ structure[1][pick]
-            adj = ((a + a.transpose(1, 2)) / 2).clamp(0, 1)
+            return learned.relaxed_adjacency(learned.symmetric(structure[0][pick]),
+                                             self.temperature(step), gen, mirror_noise=True)
+        a = structure[0][pick] @ structure[1][pick]
+        adj = learned.symmetric(a).clamp(0, 1)
         return adj * (1 - torch.eye(adj.size(-1), device=adj.device))
 
     def _edges(self, structure: list[Tensor]) -> Tensor:
         """The discretised graphs: ``sigmoid(sym logits) > 0.5``, or ``sym(U V) > 0.5``."""
         if self.rank is None:
-            return edges_of(structure[0].detach().cpu())
+            return learned.edges_of(structure[0].detach().cpu())
         a = (structure[0] @ structure[1]).detach().cpu()
-        return (a + a.transpose(1, 2)) / 2 > 0.5
+        return learned.symmetric(a) > 0.5
 
     def _real_batches(self, num_graphs: int, gen: torch.Generator) -> Iterator[Tensor]:
         """Shuffled passes over the training graphs in batches of ``real_batch`` (the last of a

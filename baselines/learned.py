@@ -1,5 +1,7 @@
 """What the learned distillers (DosCond, KiDD) share: the dataset's feature layout as dense rows,
-real graphs padded to a fixed size to start from, and the discretised output set.
+real graphs padded to a fixed size to start from, adjacency logits and their relaxed samples
+(logistic noise at an annealed temperature), the guard against a diverged loss, and the
+discretised output set.
 
 A learned graph has ``n`` nodes, a dense feature row per node (one block of soft one-hot weights
 per categorical column, then the continuous columns) and a 0/1 symmetric adjacency without
@@ -18,8 +20,8 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from mirage.data import FeatureSpec, TrainSplit
-from mirage.distill.base import DistilledSet
-from mirage.errors import ConfigError
+from mirage.distill.base import DistillContext, DistilledSet
+from mirage.errors import ConfigError, DistillError
 
 EDGE_FEATURES = ("zeros", "mean")
 
@@ -143,6 +145,56 @@ class RealGraphs:
 
 
 
+def start(train: TrainSplit, seed: int,
+          ctx: DistillContext | None) -> tuple[DistillContext, torch.Generator, Tensor]:
+    """What a learned distillation starts from: its context (CPU by default), a generator of its
+    own seeded with ``seed``, and the training labels ``[graphs]``."""
+    return (ctx or DistillContext(), torch.Generator().manual_seed(seed),
+            torch.cat([g.y for g in train.graphs]))
+
+
+def initial_logits(adj: Tensor) -> Tensor:
+    """Adjacency logits from a 0/1 adjacency: +5 on edges, -5 elsewhere (sigmoid 0.993 / 0.007),
+    as both originals start."""
+    return adj * 10 - 5
+
+
+def annealed_temperature(step: int, anneal: int, tau: float = 1.0) -> float:
+    """The relaxation temperature at ``step``: ``tau (0.01 / tau)^(step / anneal)``, at least
+    0.01 (DosCond: ``tau = 1``)."""
+    return max(tau * (0.01 / tau) ** (step / anneal), 0.01)
+
+
+def symmetric(logits: Tensor) -> Tensor:
+    """``(logits + logits^T) / 2`` of adjacency logits ``[g, n, n]``: an undirected graph's."""
+    return (logits + logits.transpose(1, 2)) / 2
+
+
+def relaxed_adjacency(sym: Tensor, temperature: float, gen: torch.Generator,
+                      mirror_noise: bool) -> Tensor:
+    """A differentiable sample of the graphs of symmetric logits ``sym [g, n, n]``
+    (:func:`symmetric`): ``sigmoid((sym + noise) / temperature)`` with logistic noise (drawn on
+    the CPU from ``gen``) and a zero diagonal. The noise is symmetric as each original makes it:
+    DosCond averages a full draw with its transpose (``mirror_noise=False``), KiDD mirrors the
+    upper triangle, so each edge gets one full-variance draw (``True``)."""
+    u = torch.rand(sym.shape, generator=gen).clamp(1e-6, 1 - 1e-6).to(sym.device)
+    noise = torch.log(u) - torch.log(1 - u)
+    if mirror_noise:
+        noise = noise.triu(1)
+        relaxed = sym + noise + noise.transpose(1, 2)
+    else:
+        relaxed = sym + (noise + noise.transpose(1, 2)) / 2
+    off_diag = 1 - torch.eye(sym.size(-1), device=sym.device)
+    return torch.sigmoid(relaxed / temperature) * off_diag
+
+
+def check_finite(loss: Tensor, distiller: str, where: str) -> None:
+    """Stop a distillation whose loss diverged, naming where and what to lower."""
+    if not torch.isfinite(loss):
+        raise DistillError(f"distiller '{distiller}': the loss became {float(loss.detach())} "
+                           f"at {where}; lower distiller.lr_adj / distiller.lr_feat")
+
+
 def csr(src: Tensor, dst: Tensor, weight: Tensor, n: int) -> Tensor:
     """The ``[n, n]`` CSR matrix with ``weight`` at ``(dst, src)``; edges sorted by ``dst``."""
     crow = torch.zeros(n + 1, dtype=torch.long, device=dst.device)
@@ -170,7 +222,7 @@ def edge_row(train: TrainSplit, mode: str) -> Tensor | None:
 def edges_of(logits: Tensor) -> Tensor:
     """The discretised graphs of adjacency logits ``[g, n, n]``: ``sigmoid(sym(logits)) > 0.5``
     (bool, symmetric)."""
-    return torch.sigmoid((logits + logits.transpose(1, 2)) / 2) > 0.5
+    return torch.sigmoid(symmetric(logits)) > 0.5
 
 
 def discretised_set(edges: Tensor, feat: Tensor, y: Tensor, train: TrainSplit, edge_features: str,

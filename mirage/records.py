@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -145,21 +145,49 @@ RUN_KEY = ("config_hash", "distill_seed", "seed")  # one measurement; a rerun re
 def run_key(row: Mapping[str, Any]) -> tuple[str, str, str]:
     """``(config_hash, distill_seed, seed)`` as strings; rows written before ``distill_seed``
     was a column used the default, 0."""
+    seed = str(row.get("seed") or "")
     return (str(row.get("config_hash") or ""), str(row.get("distill_seed") or 0),
-            str(row.get("seed") or ""))
+            seed.removesuffix(".0"))
 
 
 # Statuses that answer a (configuration, seed) for good: resume does not repeat them.
 # ``infeasible``: the configuration cannot be run on this data (mirage.errors.InfeasibleError).
 DONE = ("ok", "infeasible")
+STATUS_RANK = {"ok": 2, "infeasible": 1}  # which row of a measurement counts; others rank 0
+
+
+def current_positions(rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Which rows count: the positions (in file order) of one row per measurement
+    (:data:`RUN_KEY`), the newest (by ``timestamp``, then file order) of its best status
+    (``ok``, then ``infeasible``, then any other). A rerun therefore replaces a failure, and a
+    forced rerun the row before it. A row without a ``config_hash``, or garbled by a killed
+    writer (a cell too many or too few), is a measurement of its own.
+
+    The one rule for resume (:func:`completed_seeds`), reuse (:func:`adopt_rows`), byte
+    matching (:func:`set_bytes`) and every report (:mod:`mirage.report.rows`)."""
+    best: dict[tuple[str, ...], tuple[tuple[int, str, int], int]] = {}
+    for i, row in enumerate(rows):
+        whole = None not in row and None not in row.values()
+        key = run_key(row) if whole and row.get("config_hash") else ("row", str(i), "")
+        rank = (STATUS_RANK.get(str(row.get("status")), 0) if whole else -1,
+                str(row.get("timestamp") or ""), i)
+        if key not in best or rank > best[key][0]:
+            best[key] = (rank, i)
+    return sorted(i for _, i in best.values())
+
+
+def current_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of ``path`` that count (:func:`current_positions`)."""
+    rows = read_rows(path)
+    return [rows[i] for i in current_positions(rows)]
 
 
 def measured(path: Path, config_hash: str, distill_seed: int,
              statuses: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    """``(seed, row)`` for each row of ``path`` of this configuration whose status is one of
-    ``statuses`` (a line garbled by a killed writer never counts)."""
+    """``(seed, row)`` for each current row of ``path`` of this configuration whose status is
+    one of ``statuses`` (a line garbled by a killed writer never counts)."""
     statuses = tuple(statuses)
-    for row in read_rows(path):
+    for row in current_rows(path):
         key = run_key(row)
         whole = None not in row and None not in row.values()
         if (whole and row.get("status") in statuses and key[:2] == (config_hash, str(distill_seed))
@@ -174,8 +202,9 @@ def completed_seeds(path: Path, config_hash: str, distill_seed: int) -> set[int]
 
 def adopt_rows(sources: Iterable[Path], path: Path, config_hash: str, distill_seed: int,
                seeds: Iterable[int], arm: str = "") -> set[int]:
-    """Copy into ``path`` the newest ``ok`` row of this configuration for each of ``seeds`` found
-    in ``sources`` (other studies' CSVs), labelled with ``arm``; returns the seeds copied.
+    """Copy into ``path`` the current ``ok`` row of this configuration for each of ``seeds``
+    found in ``sources`` (other studies' CSVs; a later source wins), labelled with ``arm``;
+    returns the seeds copied.
 
     The rows keep their measurements and provenance (``git_sha``, ``timestamp``): the same
     configuration hash means the same data, distiller, model and training settings.
@@ -190,9 +219,9 @@ def adopt_rows(sources: Iterable[Path], path: Path, config_hash: str, distill_se
 
 
 def set_bytes(path: Path, where: Mapping[str, str]) -> list[int]:
-    """``distilled_bytes`` of the ``ok`` rows of ``path`` whose columns read as ``where`` says
-    (values compared as the CSV writes them: ``None`` as ``''``)."""
-    return [int(float(row["distilled_bytes"])) for row in read_rows(path)
+    """``distilled_bytes`` of the current ``ok`` rows of ``path`` whose columns read as
+    ``where`` says (values compared as the CSV writes them: ``None`` as ``''``)."""
+    return [int(float(row["distilled_bytes"])) for row in current_rows(path)
             if row.get("status") == "ok" and row.get("distilled_bytes")
             and all(row.get(k, "") == v for k, v in where.items())]
 

@@ -89,6 +89,15 @@ class Logger:
 
 
 @dataclass
+class Study:
+    arm: Any
+    arm_seeds: Any
+    match_bytes: Any
+    skip: Any
+    reuse: Any
+
+
+@dataclass
 class Root:
     seeds: Any
     distill_seed: Any
@@ -99,11 +108,7 @@ class Root:
     num_threads: Any
     progress: Any
     force: Any
-    arm: Any
-    arm_seeds: Any
-    match_bytes: Any
-    skip: Any
-    reuse: Any
+    study: Study
     train: Train
     logger: Logger
     dataset: Any

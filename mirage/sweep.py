@@ -229,7 +229,7 @@ def check_sweep(loader: Any, master: DictConfig, batch: Sequence[Sequence[str]])
     """Compose every job of ``batch`` (as Hydra's sweeper does before launching) and make the
     input checks of :func:`mirage.pipeline.check_job`; returns one line per distinct problem,
     naming its first job."""
-    from mirage.pipeline import check_job
+    from mirage.validation import check_job
 
     problems: dict[str, list[str]] = {}
     shared = set.intersection(*(set(o) for o in batch)) if batch else set()

@@ -82,3 +82,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 _DATA_TREE = pytest.StashKey[set[str]]()
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_reads_no_real_dataset_but_mutag(request: pytest.FixtureRequest,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast tier (``-m "not slow"``) reads MUTAG and synthetic data only: a test that is not
+    marked ``slow`` and opens another dataset of the real data root fails, naming it."""
+    if request.node.get_closest_marker("slow"):
+        return
+    from mirage import data
+
+    real_root = data_root().resolve()
+    for loader, source in list(data.SOURCES.items()):
+        def guarded(cfg, root, show, _source=source):
+            if (Path(root).resolve() == real_root and cfg.name != "MUTAG"
+                    and any((d / n).exists() for d in real_root.iterdir() if d.is_dir()
+                            for n in {cfg.name, cfg.name.replace("-", "_")})):
+                pytest.fail(f"{request.node.nodeid} reads {cfg.name} from the real data root: "
+                            "mark it slow (the fast tier reads MUTAG and synthetic data only)")
+            return _source(cfg, root, show)
+        monkeypatch.setitem(data.SOURCES, loader, guarded)

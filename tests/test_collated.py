@@ -86,6 +86,7 @@ def test_synthetic_classes_differ_by_one_triangle() -> None:
 
 @pytest.mark.parametrize("name", DATASETS)
 @pytest.mark.parametrize("collated", [False, True])
+@pytest.mark.slow
 def test_tuned_sets_are_byte_identical_to_before_the_collated_path(
         run_cfg, shared_cache: Path, name: str, collated: bool) -> None:
     """The tuned sets of NCI1, DD and ogbg-molbace, from a list of graphs or from one table,
@@ -103,7 +104,7 @@ def test_tuned_sets_are_byte_identical_to_before_the_collated_path(
 
 @pytest.fixture(scope="module")
 def syn_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from experiments import make_tu
+    from experiments.tools import make_tu
 
     root = tmp_path_factory.mktemp("syn")
     for name in make_tu.SPECS:
@@ -111,7 +112,9 @@ def syn_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.parametrize("case", list(TU_CASES))
+@pytest.mark.parametrize("case", [
+    c if c == "mutag" or c.startswith("syn") else pytest.param(c, marks=pytest.mark.slow)
+    for c in TU_CASES])
 def test_tu_tables_hold_the_graphs_the_per_graph_loader_made(
         run_cfg, shared_cache: Path, syn_root: Path, case: str) -> None:
     """TU datasets load as one table (no per-graph objects) and every graph of every split is

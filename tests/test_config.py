@@ -12,7 +12,8 @@ from conftest import CONF, ROOT, compose_cfg, data_root
 from omegaconf import OmegaConf
 
 from mirage.errors import MirageError
-from mirage.pipeline import run, validate
+from mirage.pipeline import run
+from mirage.validation import validate
 
 GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml")) for g in
           ("dataset", "model", "distiller", "experiment")}
@@ -26,6 +27,7 @@ def test_required_options_exist() -> None:
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g, opts in GROUPS.items() for o in opts])
+@pytest.mark.slow
 def test_every_option_composes(group: str, option: str) -> None:
     overrides = [f"{group}={option}"]
     if option in ("tu", "ogb"):
@@ -41,6 +43,7 @@ def test_every_option_composes(group: str, option: str) -> None:
 
 @pytest.mark.parametrize("dataset", GROUPS["dataset"])
 @pytest.mark.parametrize("model", GROUPS["model"])
+@pytest.mark.slow
 def test_mirage_gnn_is_as_deep_as_its_trees(dataset: str, model: str) -> None:
     overrides = ["distiller=mirage", f"dataset={dataset}", f"model={model}"]
     cfg = compose_cfg(overrides)
@@ -49,6 +52,7 @@ def test_mirage_gnn_is_as_deep_as_its_trees(dataset: str, model: str) -> None:
     assert compose_cfg([*overrides, "distiller.hops=4"]).model.num_layers == 4
 
 
+@pytest.mark.slow
 def test_tuned_settings_follow_the_original() -> None:
     dd_gat = compose_cfg(["distiller=mirage", "dataset=dd", "model=gat"])
     assert (dd_gat.distiller.hops, dict(dd_gat.distiller.threshold)) == (1, {0: 15, 1: 9})
@@ -116,6 +120,7 @@ def test_bad_input_names_the_key(run_cfg, args: list[str], needle: str) -> None:
     (["distiller=random", "distiller.gpc=0"], "distiller.gpc must be a positive integer"),
     (["dataset=tu", "dataset.name=NOPE_DATASET"], "TU/NOPE_DATASET"),
 ])
+@pytest.mark.slow
 def test_cli_error_is_one_line(tmp_path: Path, args: list[str], needle: str) -> None:
     out = _run(*args, tmp=tmp_path)
     assert out.returncode == 2
@@ -124,6 +129,7 @@ def test_cli_error_is_one_line(tmp_path: Path, args: list[str], needle: str) -> 
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_unknown_option_lists_valid_ones(tmp_path: Path) -> None:
     out = _run("distiller=nope", tmp=tmp_path)
     assert out.returncode != 0

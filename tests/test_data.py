@@ -28,6 +28,7 @@ def test_mutag_features_and_split(shared_cache: Path) -> None:
     assert not (data_root() / "TU" / "MUTAG" / "processed").exists()
 
 
+@pytest.mark.slow
 def test_imdb_uses_degree(shared_cache: Path) -> None:
     ds = load_dataset(compose_cfg(["dataset=imdb_b"]).dataset, data_root(), shared_cache)
     g = ds.train[0]
@@ -36,6 +37,7 @@ def test_imdb_uses_degree(shared_cache: Path) -> None:
     assert ds.num_classes == 2 and len(ds.test) == 100
 
 
+@pytest.mark.slow
 def test_ogb_official_split(shared_cache: Path) -> None:
     ds = load_dataset(compose_cfg(["dataset=ogbg_molbace"]).dataset, data_root(), shared_cache)
     assert (len(ds.train), len(ds.val), len(ds.test)) == (1210, 151, 152)
@@ -135,6 +137,7 @@ def test_corrupt_data_names_path(tmp_path: Path) -> None:
         load_dataset(cfg, tmp_path, tmp_path / "cache")
 
 
+@pytest.mark.slow
 def test_keep_node_labels_maps_raw_labels(tmp_path: Path) -> None:
     """DD's option (the original code keeps 16 residue labels): kept raw labels become 1..k in
     the order given, every other label 0. Raw labels here start at 3, so PyG's index is raw - 3."""

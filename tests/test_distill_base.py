@@ -13,7 +13,7 @@ from torch_geometric.data import Data
 from mirage.data import FeatureSpec, TrainSplit
 from mirage.distill.base import DistilledSet, Distiller, build_distiller, nbytes
 from mirage.errors import ConfigError
-from mirage.pipeline import artifact_key
+from mirage.keys import artifact_key
 from mirage.sources import build_once
 from mirage.synthetic import make_graphs
 
@@ -68,6 +68,7 @@ def _build_slowly(final: str, marker: str) -> None:
     build_once(Path(final), build)
 
 
+@pytest.mark.slow
 def test_concurrent_writers_of_one_artifact_leave_one_good_file(tmp_path: Path) -> None:
     """Two jobs distilling the same key at once: every load during and after sees a whole set."""
     path = tmp_path / "distilled" / "random-key.pt"
@@ -88,6 +89,7 @@ def test_concurrent_writers_of_one_artifact_leave_one_good_file(tmp_path: Path) 
     assert sorted(f.name for f in path.parent.iterdir()) == ["random-key.json", "random-key.pt"]
 
 
+@pytest.mark.slow
 def test_concurrent_builders_of_one_cache_folder(tmp_path: Path) -> None:
     final = tmp_path / "cache" / "DATA-123"
     ctx = mp.get_context("spawn")
@@ -204,7 +206,9 @@ def test_keys_added_later_keep_old_hashes_at_their_neutral_value(run_cfg) -> Non
     """A key added to a distiller at the value that reproduces the old behaviour leaves the
     config hash and cache key of every earlier configuration as they were; any other value
     changes both, and the CSV column is written either way."""
-    from mirage.pipeline import ADDED_LATER, Job, validate
+    from mirage.job import Job
+    from mirage.keys import ADDED_LATER
+    from mirage.validation import validate
 
     cfg = run_cfg("dataset=mutag", "distiller=mirage")
     plain = validate(cfg)
@@ -225,7 +229,7 @@ def test_git_sha_marks_a_dirty_checkout(tmp_path: Path, monkeypatch: pytest.Monk
     """Rows record which code made them: a commit, plus '+dirty' when tracked files differ."""
     import subprocess
 
-    from mirage import pipeline
+    from mirage import provenance as pipeline
 
     repo = tmp_path / "repo"
     (repo / "pkg").mkdir(parents=True)

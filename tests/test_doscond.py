@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import compose_cfg
-from omegaconf import OmegaConf
 
 import baselines.doscond as doscond
 from baselines.doscond import DosCond
 from baselines.learned import RealGraphs, ranges
-from mirage.data import FeatureSpec, GraphDataset, TrainSplit
-from mirage.distill.base import DistillContext, DistilledSet, build_distiller
+from mirage.data import FeatureSpec, TrainSplit
+from mirage.distill.base import DistillContext, build_distiller
 from mirage.errors import ConfigError, DistillError, MeasurementError
-from mirage.pipeline import distill_cached, run
+from mirage.pipeline import run
 from mirage.records import read_rows
 from mirage.synthetic import make_graphs
 
@@ -75,6 +73,7 @@ def test_sparse_real_side_equals_the_dense_synthetic_side() -> None:
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(g_sparse, g_dense, strict=True))
 
 
+@pytest.mark.slow
 def test_gpc_graphs_per_class_of_fixed_size_and_deterministic() -> None:
     out = DosCond(gpc=3, iterations=4, nodes=9).distill(_train(), seed=0)
     assert torch.cat([g.y for g in out.samples]).tolist() == [0, 0, 0, 1, 1, 1]
@@ -95,6 +94,7 @@ def test_gpc_graphs_per_class_of_fixed_size_and_deterministic() -> None:
     assert DosCond(gpc=1, iterations=1).distill(_train(), seed=0).samples[0].num_nodes == mean
 
 
+@pytest.mark.slow
 def test_matching_loss_decreases() -> None:
     curve: list[dict[str, float]] = []
     DosCond(gpc=2, iterations=60, lr_adj=0.1, lr_feat=0.05, log_every=1, anneal=1).distill(
@@ -105,6 +105,7 @@ def test_matching_loss_decreases() -> None:
     assert last < 0.7 * first, (first, last)
 
 
+@pytest.mark.slow
 def test_readout_term_is_the_pooled_propagation_and_shrinks_it() -> None:
     """The molhiv-only term: || pool(A_hat^K X) ||, A_hat with self-loops and symmetric degree
     normalisation; weighting it must lower the final readout norm of the learned set."""
@@ -160,23 +161,9 @@ def test_bad_settings_name_the_key(key: str, value: object) -> None:
                          key: value})
 
 
-def test_one_set_serves_every_model_and_reloads(tmp_path: Path) -> None:
-    data = GraphDataset("synthetic", _train().graphs, [], [], 2, FeatureSpec((3,)), "h")
-    params = OmegaConf.to_container(compose_cfg(["distiller=doscond"]).distiller, resolve=True)
-    params["iterations"] = 3
-    hits = []
-    for model in ("gcn", "gin", "gat"):
-        cfg = compose_cfg([f"model={model}", "distiller=doscond"])
-        ctx = DistillContext(model=OmegaConf.to_container(cfg.model, resolve=True))
-        hits.append(distill_cached(data, params, 0, {"name": "synthetic"}, tmp_path, ctx))
-    assert [h.cache_hit for h in hits] == [False, True, True]
-    assert len({h.key for h in hits}) == 1
-    (path,) = (tmp_path / "distilled").glob("doscond-*.pt")
-    back = DistilledSet.load(path)  # weights_only=True inside
-    assert torch.equal(back.samples[0].x_soft, hits[0].data.samples[0].x_soft)
-
 
 @pytest.mark.parametrize("model", ["gcn", "gin", "gat"])
+@pytest.mark.slow
 def test_learned_set_trains_every_gnn_on_mutag(run_cfg, model: str) -> None:
     rows = run(run_cfg("distiller=doscond", "distiller.iterations=5", f"model={model}",
                        "seeds=[0]", "train.epochs=3"))
@@ -208,6 +195,7 @@ def test_a_one_hot_soft_row_is_the_embedding_lookup() -> None:
         assert torch.allclose(model(hard), model(learned), atol=1e-5), conv
 
 
+@pytest.mark.slow
 def test_multi_class_and_datasets_the_original_did_not_support(run_cfg) -> None:
     graphs = make_graphs(90, 10, 3, seed=3)
     for i, g in enumerate(graphs):

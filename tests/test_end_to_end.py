@@ -12,6 +12,7 @@ from mirage.pipeline import run
 from mirage.records import read_rows
 
 
+@pytest.mark.slow
 def test_full_gin_on_mutag_learns(run_cfg) -> None:
     cfg = run_cfg("dataset=mutag", "distiller=full", "model=gin", "train.epochs=30",
                   "seeds=[0,1]")
@@ -41,6 +42,7 @@ def test_random_then_cache_hit(run_cfg, tmp_path: Path) -> None:
     assert changed[0]["cache_hit"] is False and changed[0]["distilled_graphs"] == 12
 
 
+@pytest.mark.slow
 def test_synthetic_structure_is_learnable(run_cfg) -> None:
     rows = run(run_cfg("dataset=synthetic", "distiller=full", "model=gin", "train.epochs=40",
                        "seeds=[0]"))

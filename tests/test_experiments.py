@@ -1,4 +1,5 @@
-"""Smoke tests of experiments.bench_mirage and experiments.tree_frequency on MUTAG."""
+"""The command lines of experiments/ on MUTAG and synthetic data: benchmarks, analyses, the
+generic-rule pairing."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from conftest import compose_cfg, data_root
 from omegaconf import OmegaConf
 from test_mirage_distiller import node_forms
 
-from experiments import bench_learned, bench_mirage, generic_rule, tree_frequency
+from experiments.analysis import tree_frequency
+from experiments.benchmarks import learned as bench_learned
+from experiments.benchmarks import mirage as bench_mirage
 from mirage.data import GraphDataset, load_dataset
 from mirage.distill.base import DistilledSet, build_distiller, nbytes
+from mirage.report import paired as generic_rule
+from mirage.report.rows import load
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -37,9 +42,10 @@ def _mutag_mirage(cache: Path) -> tuple[GraphDataset, DistilledSet]:
 
 @pytest.fixture
 def overrides(shared_cache: Path) -> list[str]:
-    return [f"--override=data_root={data_root()}", f"--override=cache_dir={shared_cache}"]
+    return ["--", f"data_root={data_root()}", f"cache_dir={shared_cache}"]
 
 
+@pytest.mark.slow
 def test_bench_mirage_mutag(tmp_path: Path, overrides: list[str], shared_cache: Path) -> None:
     out = tmp_path / "bench" / "mirage_bench.csv"
     code = bench_mirage.main(["--datasets", "mutag", "--repeats", "1", "--epochs", "2",
@@ -91,11 +97,11 @@ def test_bench_markdown_shows_failures() -> None:
     assert "| nope | failed: exit 1 |" in md
 
 
+@pytest.mark.slow
 def test_tree_frequency_mutag(tmp_path: Path, shared_cache: Path) -> None:
     out = tmp_path / "figures" / "tree_frequency.png"
-    code = tree_frequency.main(["--datasets", "mutag", "--out", str(out),
-                                f"--override=data_root={data_root()}",
-                                f"--override=cache_dir={shared_cache}"])
+    code = tree_frequency.main(["--datasets", "mutag", "--out", str(out), "--",
+                                f"data_root={data_root()}", f"cache_dir={shared_cache}"])
     assert code == 0
     blob = out.read_bytes()
     assert blob.startswith(PNG_MAGIC) and len(blob) > 5000
@@ -127,6 +133,7 @@ def test_tree_frequency_mutag(tmp_path: Path, shared_cache: Path) -> None:
 
 
 @pytest.mark.parametrize("name,count", [("doscond", 1000), ("kidd", 300)])
+@pytest.mark.slow
 def test_bench_learned_mutag(tmp_path: Path, overrides: list[str], name: str,
                              count: int) -> None:
     out = tmp_path / "bench" / f"{name}_bench.csv"
@@ -146,19 +153,20 @@ def test_bench_learned_mutag(tmp_path: Path, overrides: list[str], name: str,
 def test_mirage_budget_table_regenerates_on_mutag(tmp_path: Path) -> None:
     """The committed budget-landing rows of MUTAG are what the script makes now (deterministic:
     no timing in it), and every budget that ran fits."""
-    from experiments import mirage_budget
+    from experiments.benchmarks import budget_fit
 
     committed = [r for r in csv.DictReader(
-        (Path(__file__).resolve().parents[1] / "results" / "bench" / "mirage_budget.csv").open())
-        if r["dataset"] == "MUTAG"]
-    fresh = mirage_budget.measure("mutag", [int(r["budget_bytes"]) for r in committed],
+        (Path(__file__).resolve().parents[1] / "results" / "budget_fit" / "mirage_budget.csv")
+        .open()) if r["dataset"] == "MUTAG"]
+    fresh = budget_fit.measure("mutag", [int(r["budget_bytes"]) for r in committed],
                                   [f"data_root={data_root()}", f"cache_dir={tmp_path}"])
     assert [{k: str(v) for k, v in r.items()} for r in fresh] == committed
     assert all(int(r["bytes"]) <= int(r["budget_bytes"]) for r in committed if r["bytes"] != "-")
 
 
+@pytest.mark.slow
 def test_bench_scaling_writes_table_and_plot(tmp_path: Path) -> None:
-    from experiments import bench_scaling
+    from experiments.benchmarks import scaling as bench_scaling
 
     out = tmp_path / "scaling.csv"
     assert bench_scaling.main(["--sizes", "300", "3000", "--no-molhiv", "--repeats", "1",
@@ -174,15 +182,19 @@ def _generic_rows(path: Path) -> Path:
     """A runs.csv with Mirage under two rules and random at each rule's bytes (and one random
     run at other bytes, which must pair with nothing)."""
     header = ["dataset", "distiller", "model", "seed", "status", "val_auc", "test_auc",
-              "distilled_bytes", "compression_ratio", "timestamp", "distiller.budget_bytes",
-              "distiller.coverage", "distiller.max_patterns"]
+              "distilled_bytes", "compression_ratio", "timestamp", "config_hash",
+              "distiller.budget_bytes", "distiller.coverage", "distiller.max_patterns"]
     rows = []
     for seed in (0, 1):
-        rows += [["D", "mirage", "gcn", seed, "ok", 0.8, 0.7, 1000, 50.0, "t1", "", "", 10],
-                 ["D", "mirage", "gcn", seed, "ok", 0.6, 0.5, 2000, 25.0, "t1", 0.05, "", 10],
-                 ["D", "random", "gcn", seed, "ok", 0.7, 0.6, 1100, 45.0, "t2", 1000, "", ""],
-                 ["D", "random", "gcn", seed, "ok", 0.9, 0.9, 2100, 24.0, "t2", 2000, "", ""],
-                 ["D", "random", "gcn", seed, "ok", 0.1, 0.1, 3100, 20.0, "t2", 3000, "", ""]]
+        rows += [["D", "mirage", "gcn", seed, "ok", 0.8, 0.7, 1000, 50.0, "t1", "m1", "", "", 10],
+                 ["D", "mirage", "gcn", seed, "ok", 0.6, 0.5, 2000, 25.0, "t1", "m2", 0.05, "",
+                  10],
+                 ["D", "random", "gcn", seed, "ok", 0.7, 0.6, 1100, 45.0, "t2", "r1", 1000, "",
+                  ""],
+                 ["D", "random", "gcn", seed, "ok", 0.9, 0.9, 2100, 24.0, "t2", "r2", 2000, "",
+                  ""],
+                 ["D", "random", "gcn", seed, "ok", 0.1, 0.1, 3100, 20.0, "t2", "r3", 3000, "",
+                  ""]]
     with path.open("w", newline="") as f:
         csv.writer(f).writerows([header, *rows])
     return path
@@ -190,7 +202,7 @@ def _generic_rows(path: Path) -> Path:
 
 def test_generic_rule_pairs_mirage_with_random_at_its_own_bytes(tmp_path: Path) -> None:
     runs = _generic_rows(tmp_path / "runs.csv")
-    pairs = generic_rule.paired(runs)
+    pairs = generic_rule.paired(load([runs]))
     assert sorted(pairs["rule"].unique()) == ["budget 0.05", "top 10"]
     assert len(pairs) == 4  # 2 rules x 2 seeds; the 3000-byte random run pairs with nothing
     top = pairs[pairs["rule"] == "top 10"]

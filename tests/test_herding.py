@@ -10,9 +10,10 @@ from conftest import compose_cfg
 from omegaconf import OmegaConf
 
 from baselines.herding import Herding, herd
+from mirage.artifacts import distill_cached
 from mirage.data import FeatureSpec, GraphDataset, TrainSplit
 from mirage.distill.base import DistillContext
-from mirage.pipeline import distill_cached, run
+from mirage.pipeline import run
 from mirage.synthetic import make_graphs
 
 

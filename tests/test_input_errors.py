@@ -18,6 +18,8 @@ from conftest import PLUGIN_ARGS, ROOT, data_root, subprocess_env
 
 from mirage.records import read_rows
 
+pytestmark = pytest.mark.slow  # every test here runs the command line in a subprocess
+
 FAST = ("train.epochs=1", "seeds=[0]")
 
 

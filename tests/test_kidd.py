@@ -4,7 +4,6 @@ the low-rank option, determinism, persistence, bad settings, and one set for eve
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -22,10 +21,10 @@ from baselines.kidd import (
     lite_ntk,
 )
 from baselines.learned import RealGraphs, csr, one_hot_features
-from mirage.data import FeatureSpec, GraphDataset, TrainSplit
-from mirage.distill.base import DistillContext, DistilledSet, build_distiller
+from mirage.data import FeatureSpec, TrainSplit
+from mirage.distill.base import DistillContext, build_distiller
 from mirage.errors import ConfigError
-from mirage.pipeline import distill_cached, run
+from mirage.pipeline import run
 from mirage.synthetic import make_graphs
 
 SPEC = FeatureSpec((3,))
@@ -179,22 +178,9 @@ def test_per_budget_settings() -> None:
         KiDD(lr_adj=0, lr_feat=0).distill(_train(), seed=0)
 
 
-def test_one_set_serves_every_model_and_reloads(tmp_path: Path) -> None:
-    data = GraphDataset("synthetic", _train().graphs, [], [], 2, SPEC, "h")
-    params = OmegaConf.to_container(compose_cfg(["distiller=kidd"]).distiller, resolve=True)
-    params["steps"] = 3
-    hits = []
-    for model in ("gcn", "gin", "gat"):
-        cfg = compose_cfg([f"model={model}", "distiller=kidd"])
-        ctx = DistillContext(model=OmegaConf.to_container(cfg.model, resolve=True))
-        hits.append(distill_cached(data, params, 0, {"name": "synthetic"}, tmp_path, ctx))
-    assert [h.cache_hit for h in hits] == [False, True, True]
-    (path,) = (tmp_path / "distilled").glob("kidd-*.pt")
-    back = DistilledSet.load(path)  # weights_only=True inside
-    assert torch.equal(back.samples[0].x_soft, hits[0].data.samples[0].x_soft)
-
 
 @pytest.mark.parametrize("model", ["gcn", "gin", "gat"])
+@pytest.mark.slow
 def test_learned_set_trains_every_gnn_on_mutag(run_cfg, model: str) -> None:
     rows = run(run_cfg("distiller=kidd", "distiller.steps=3", f"model={model}", "seeds=[0]",
                        "train.epochs=3"))
@@ -202,6 +188,7 @@ def test_learned_set_trains_every_gnn_on_mutag(run_cfg, model: str) -> None:
     assert 0.0 <= rows[0]["test_auc"] <= 1.0
 
 
+@pytest.mark.slow
 def test_multi_class_continuous_attributes_and_imdb(run_cfg) -> None:
     graphs = make_graphs(90, 10, 3, seed=3)
     for i, g in enumerate(graphs):

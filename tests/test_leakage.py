@@ -11,9 +11,9 @@ import torch
 from conftest import CONF, compose_cfg
 from omegaconf import OmegaConf
 
+from mirage.artifacts import distill_cached
 from mirage.data import FeatureSpec, GraphDataset
 from mirage.distill.base import DistillContext
-from mirage.pipeline import distill_cached
 from mirage.synthetic import make_graphs
 
 DISTILLERS = sorted(p.stem for p in (CONF / "distiller").glob("*.yaml"))

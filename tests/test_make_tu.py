@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import make_tu
+from experiments.tools import make_tu
 from mirage.pipeline import run
 
 

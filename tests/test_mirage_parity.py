@@ -173,6 +173,7 @@ def _nci1_missed(ours_unfiltered: Counter) -> tuple:
 
 # ----------------------------------------------------------------------------- tests
 
+@pytest.mark.slow
 def test_nci1_unfiltered_patterns(reference_run) -> None:
     ref, data = reference_run("nci1")
     ours = _ours(_distill(ref, data, cross_class_filter=False))
@@ -188,6 +189,7 @@ def test_nci1_unfiltered_patterns(reference_run) -> None:
     assert pattern_key(*NCI1_SAME_TREE_IN_CLASS_1, [tree]) in theirs
 
 
+@pytest.mark.slow
 def test_nci1_filtered_samples_and_stats(reference_run) -> None:
     ref, data = reference_run("nci1")
     unfiltered = _ours(_distill(ref, data, cross_class_filter=False))
@@ -210,6 +212,7 @@ def test_nci1_filtered_samples_and_stats(reference_run) -> None:
         assert ours["after_filter"] == stats["samples_after_filter"] - dropped_here
 
 
+@pytest.mark.slow
 def test_molbace_same_samples_and_supports(reference_run) -> None:
     ref, data = reference_run("ogbg_molbace")
     out = _distill(ref, data, cross_class_filter=ref["cross_class_filter"])

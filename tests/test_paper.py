@@ -16,18 +16,13 @@ from conftest import CONF, ROOT, compose_cfg
 from omegaconf import OmegaConf
 from test_sweeps import _env
 
-from experiments import paper
 from mirage.errors import ConfigError
-from mirage.pipeline import (
-    Job,
-    job_seeds,
-    match_budget,
-    pending_seeds,
-    run,
-    skipped_by,
-    validate,
-)
+from mirage.job import Job
+from mirage.pipeline import run
 from mirage.records import Row, append_rows, csv_text, flatten, read_rows, row_dict
+from mirage.report import paper, spec
+from mirage.study import job_seeds, match_budget, pending_seeds, skipped_by
+from mirage.validation import validate
 
 ARMS = sorted(p.stem for p in (CONF / "arm").glob("*.yaml"))
 
@@ -61,6 +56,7 @@ def _snapshot(tmp: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in files}
 
 
+@pytest.mark.slow
 def test_paper_main_smoke_measures_every_arm_and_model(smoke: Path) -> None:
     rows = read_rows(smoke / "results" / "paper_main" / "runs.csv")
     assert all(r["status"] == "ok" for r in rows)
@@ -70,6 +66,7 @@ def test_paper_main_smoke_measures_every_arm_and_model(smoke: Path) -> None:
     assert log.count("nothing to do") == len(ARMS) * 3
 
 
+@pytest.mark.slow
 def test_matched_arms_take_their_baselines_bytes(smoke: Path) -> None:
     rows = read_rows(smoke / "results" / "paper_main" / "runs.csv")
     size = {(r["distiller"], r["distiller.gpc"], r["model"]): int(r["distilled_bytes"])
@@ -83,6 +80,7 @@ def test_matched_arms_take_their_baselines_bytes(smoke: Path) -> None:
         assert int(r["distilled_bytes"]) <= budget, r["arm"]
 
 
+@pytest.mark.slow
 def test_ablation_smokes_sweep_their_setting(smoke: Path) -> None:
     hops = read_rows(smoke / "results" / "ablation_hops" / "runs.csv")
     assert sorted({r["distiller.hops"] for r in hops}) == ["1", "2", "3", "4"]
@@ -91,8 +89,10 @@ def test_ablation_smokes_sweep_their_setting(smoke: Path) -> None:
     assert sorted({r["distiller.threshold"] for r in thr}) == ["0.1", "0.15", "0.2", "0.3"]
 
 
+@pytest.mark.slow
 def test_paper_command_writes_every_table_and_plot(smoke: Path, tmp_path: Path) -> None:
-    written = paper.build(smoke / "results", tmp_path, trees=False)
+    written = [path for study in ("paper_main", "ablation_hops", "ablation_threshold")
+               for path in spec.build(study, tmp_path, results=smoke / "results")]
     names = {p.name for p in written}
     assert {"main.md", "main.tex", "acc_cal.md", "acc_cal.tex", "cells.csv", "auc_vs_bytes.png",
             "distill_time.png", "ablation_hops.md", "ablation_hops.tex", "ablation_hops.png",
@@ -104,22 +104,23 @@ def test_paper_command_writes_every_table_and_plot(smoke: Path, tmp_path: Path) 
     assert all((tmp_path / n).stat().st_size > 10_000 for n in names if n.endswith(".png"))
 
 
+@pytest.mark.slow
 def test_every_arm_composes_with_its_distiller() -> None:
     for arm in ARMS:
         cfg = compose_cfg([f"arm={arm}", "dataset=nci1", "model=gcn"])
         validate(cfg)
-        assert cfg.arm == arm
+        assert cfg.study.arm == arm
         assert cfg.distiller.name == paper.family(arm)
-        assert (cfg.match_bytes is not None) == arm.startswith("mirage_at_")
+        assert (cfg.study.match_bytes is not None) == arm.startswith("mirage_at_")
 
 
-def test_paper_full_is_paper_main_at_full_size() -> None:
-    main = compose_cfg(["experiment=paper_main"])
-    full = compose_cfg(["experiment=paper_full"])
-    assert list(full.seeds) == list(range(10)) and not full.skip and main.skip
-    assert full.results_dir == main.results_dir  # resumes what paper_main measured
-    file = OmegaConf.load(CONF / "experiment" / "paper_full.yaml")
-    assert "paper_main" in file.defaults and "hydra" not in file  # the same grid
+def test_the_full_study_is_the_study_without_the_machine_profile() -> None:
+    here = compose_cfg(["experiment=paper_main"])
+    full = compose_cfg(["experiment=paper_main", "profile=none"])
+    assert list(full.seeds) == list(range(10)) and not full.study.skip
+    assert list(here.seeds) == [0, 1, 2] and here.study.skip
+    assert full.results_dir == here.results_dir  # resumes what this machine measured
+    assert here.study.arm_seeds == full.study.arm_seeds  # tuned Mirage at 10 either way
 
 
 def _baseline_row(plain: dict, model: str, gpc: int, nbytes: int, status: str = "ok") -> dict:
@@ -153,7 +154,7 @@ def test_match_budget_reads_this_dataset_model_and_budget(tmp_path: Path) -> Non
 def test_reuse_adopts_only_ok_rows_of_the_same_configuration(tmp_path: Path) -> None:
     source = tmp_path / "other" / "runs.csv"
     cfg = compose_cfg(["arm=random_sum_1", "dataset=synthetic", "model=gcn", "seeds=[0,1,2,3]",
-                       f"results_dir={tmp_path / 'study'}", f"reuse=[{source}]"])
+                       f"results_dir={tmp_path / 'study'}", f"study.reuse=[{source}]"])
     job = Job.of(cfg, validate(cfg))
     longer = compose_cfg(["arm=random_sum_1", "dataset=synthetic", "model=gcn",
                           "train.epochs=7"])
@@ -170,11 +171,11 @@ def test_reuse_adopts_only_ok_rows_of_the_same_configuration(tmp_path: Path) -> 
 
 def test_skip_leaves_a_cell_out_without_a_row(tmp_path: Path) -> None:
     cfg = compose_cfg(["arm=doscond_10", "dataset=dd", "model=gat", f"results_dir={tmp_path}",
-                       "skip=[NCI1/*/*,DD/doscond_*/gat]"])
+                       "study.skip=[NCI1/*/*,DD/doscond_*/gat]"])
     assert skipped_by(cfg) == "DD/doscond_*/gat"
     assert run(cfg) == [] and not (tmp_path / "runs.csv").exists()
     assert skipped_by(compose_cfg(["arm=doscond_10", "dataset=dd", "model=gcn",
-                                   "skip=[DD/doscond_*/gat]"])) is None
+                                   "study.skip=[DD/doscond_*/gat]"])) is None
 
 
 def _rows(arm: str, val: list[float], test: list[float], seconds: float) -> pd.DataFrame:
@@ -215,14 +216,6 @@ def test_csv_text_matches_what_the_sink_writes(tmp_path: Path) -> None:
     assert {k: row[k] for k in values} == {k: csv_text(v) for k, v in values.items()}
 
 
-def test_committed_paper_tables_are_what_the_committed_rows_give(tmp_path: Path) -> None:
-    committed = ROOT / "results" / "paper"
-    for path in paper.build(ROOT / "results", tmp_path, trees=False):
-        if path.suffix != ".png":
-            assert (committed / path.name).read_text() == path.read_text(), \
-                f"results/paper/{path.name} is stale: run python -m experiments.paper"
-
-
 def test_an_infeasible_budget_is_recorded_once_not_retried(tmp_path: Path) -> None:
     """An int budget below Mirage's smallest set is an outcome of the settings: one
     ``infeasible`` row per seed, and a rerun does not try again (it would, were it ``failed``)."""
@@ -241,7 +234,7 @@ def test_set_sizes_count_the_nodes_a_readout_pools() -> None:
     import torch
     from torch_geometric.data import Data
 
-    from experiments.set_sizes import class_sizes
+    from experiments.analysis.set_sizes import class_sizes
 
     def graph(nodes: int, y: int, pooled: int | None = None) -> Data:
         g = Data(x=torch.zeros(nodes, 1), y=torch.tensor([y]), num_nodes=nodes)

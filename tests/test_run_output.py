@@ -37,6 +37,7 @@ def test_seed_lines_lead_with_the_selection_metric_and_a_job_ends_with_a_summary
     assert any("over 2 seeds" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_wandb_console_stays_quiet(run_cfg, tmp_path: Path, capfd: pytest.CaptureFixture,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -48,6 +49,7 @@ def test_wandb_console_stays_quiet(run_cfg, tmp_path: Path, capfd: pytest.Captur
     assert noise == [], noise[:5]
 
 
+@pytest.mark.slow
 def test_library_progress_stays_out_of_log_files(tmp_path: Path) -> None:
     """A first load processes the raw files: OGB and PyG print "Processing...", tqdm bars and a
     NumPy warning. Off a terminal (``progress=auto``), none of it reaches the output."""
@@ -67,7 +69,7 @@ def test_library_progress_stays_out_of_log_files(tmp_path: Path) -> None:
 def test_adhoc_tables_go_where_git_does_not_look() -> None:
     """The README's table command writes into a folder git ignores, never into committed
     results."""
-    from experiments.tables import DEFAULT_OUT
+    from experiments.analysis.tables import DEFAULT_OUT
 
     probe = ROOT / DEFAULT_OUT / "summary.md"
     ignored = subprocess.run(["git", "check-ignore", "-q", str(probe)], cwd=ROOT)

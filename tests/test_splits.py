@@ -44,6 +44,7 @@ def test_named_tu_datasets_use_their_committed_split(config: str) -> None:
     assert {p: blob[p] for p in ("train", "val", "test")} == original_rule(blob["num_graphs"])
 
 
+@pytest.mark.slow
 def test_nci1_training_indices_equal_the_reference(shared_cache: Path) -> None:
     """The official script's 3288 NCI1 training graphs, in its order, on the real loader."""
     if not REFERENCE.exists():

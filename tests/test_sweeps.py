@@ -17,9 +17,10 @@ from conftest import CONF, PLUGIN_ARGS, ROOT, compose_cfg, subprocess_env
 from omegaconf import OmegaConf
 
 from mirage.errors import ConfigError
-from mirage.pipeline import run, validate
+from mirage.pipeline import run
 from mirage.records import read_rows, run_key
 from mirage.schema import check_keys
+from mirage.validation import validate
 
 
 def _cmd(tmp: Path, *overrides: str) -> list[str]:
@@ -40,6 +41,7 @@ def _sweep(tmp: Path, *overrides: str) -> subprocess.CompletedProcess:
 GRID = ("dataset=mutag", "distiller=random,full", "model=gcn,gin", "seeds=[0,1]")
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_and_a_third_run_does_nothing(tmp_path: Path) -> None:
     """The issue's check: a 2 x 2 x 2-seed sweep killed with SIGKILL mid-way, rerun: every
     (config, seed) exactly once; a third invocation trains nothing."""
@@ -92,6 +94,7 @@ def test_unknown_keys_are_refused(override: str, key: str) -> None:
         check_keys(plain)
 
 
+@pytest.mark.slow
 def test_every_composed_option_passes_the_key_check() -> None:
     for group in ("dataset", "distiller", "model", "logger"):
         for option in sorted(p.stem for p in (CONF / group).glob("*.yaml")):
@@ -101,6 +104,7 @@ def test_every_composed_option_passes_the_key_check() -> None:
             check_keys(OmegaConf.to_container(compose_cfg(overrides), resolve=True))
 
 
+@pytest.mark.slow
 def test_unknown_key_is_one_line_before_any_work(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(ROOT / "run.py"), "+train.epoch=5",
                           f"results_dir={tmp_path}/results", f"hydra.run.dir={tmp_path}/out"],
@@ -112,6 +116,7 @@ def test_unknown_key_is_one_line_before_any_work(tmp_path: Path) -> None:
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
 def test_submitit_local_runs_the_sweep(tmp_path: Path) -> None:
     """The Slurm code path without Slurm: submitit pickles each job to a subprocess."""
     out = _sweep(tmp_path, "hydra/launcher=submitit_local", *PLUGIN_ARGS, "dataset=mutag",
@@ -151,6 +156,7 @@ def _items(items) -> dict[str, object]:
     return {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in items}
 
 
+@pytest.mark.slow
 def test_wandb_offline_one_run_per_seed(run_cfg, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """logger=wandb honours WANDB_MODE and WANDB_DIR: one run per seed, grouped by the job, with
@@ -188,6 +194,7 @@ def test_validation_needs_no_data() -> None:
         validate(compose_cfg(["dataset=tu"]))
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_with_one_line_and_keeps_rows(tmp_path: Path) -> None:
     csv = tmp_path / "results" / "runs.csv"
     proc = subprocess.Popen(_cmd(tmp_path, "dataset=mutag", "distiller=full", "model=gcn,gin",

@@ -1,4 +1,6 @@
-"""experiments.tables on a small runs.csv written through the real sink (mirage.records)."""
+"""The report library (mirage.report) and its ad-hoc command line (experiments.analysis.tables)
+on a small runs.csv written through the real sink (mirage.records); the committed tables are
+what the committed rows regenerate."""
 
 from __future__ import annotations
 
@@ -8,10 +10,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments import make_tables, readme_tables
-from experiments.paper_numbers import PAPER_NUMBERS, lookup
-from experiments.tables import ablation, load_runs, main, summarize
+from experiments.analysis.tables import main
 from mirage.records import Row, append_rows, row_dict
+from mirage.report import rows as report_rows
+from mirage.report.published import PAPER_NUMBERS, lookup
+from mirage.report.spec import sync_blocks
+from mirage.report.tables import ablation, summarize
+
+
+def load_runs(*paths: Path) -> pd.DataFrame:
+    """Every row of ``paths`` (no selection), typed as the table kinds take them."""
+    return report_rows.normalize(report_rows.read(list(paths)))
 
 MIRAGE_DD_VAL = [0.50, 0.90, 0.60, 0.80, 0.70, 0.95]
 MIRAGE_DD_TEST = [0.10, 0.70, 0.72, 0.74, 0.76, 0.78]
@@ -116,7 +125,7 @@ def test_cli_writes_markdown_and_csv(runs: Path, tmp_path: Path) -> None:
     assert main(["--runs", str(runs), "--out", str(out), "--where", "model.pool=mean",
                  "--name", "mean_only"]) == 0
     assert list(pd.read_csv(out / "mean_only.csv")["n"]) == [1]
-    with pytest.raises(SystemExit, match=r"model\.nope=1"):
+    with pytest.raises(SystemExit, match=r"model\.nope"):
         main(["--runs", str(runs), "--out", str(out), "--where", "model.nope=1"])
 
 
@@ -212,18 +221,19 @@ def test_ablation_rows_ignore_settings_that_follow_the_ablated_one(tmp_path: Pat
 
 
 def test_readme_blocks_are_filled_from_their_files(tmp_path: Path) -> None:
-    (tmp_path / "t.md").write_text("# t\n\nsome prose\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    table = tmp_path / "t.md"
+    table.write_text("# t\n\nsome prose\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- table: t.md -->\n| old |\n<!-- /table -->\noutro\n")
-    assert readme_tables.main(["--readme", str(readme), "--check"]) == 1
-    assert "| old |" in readme.read_text()  # --check changes nothing
-    assert readme_tables.main(["--readme", str(readme)]) == 0
-    assert readme.read_text() == ("intro\n<!-- table: t.md -->\n| a | b |\n|---|---|\n| 1 | 2 |\n"
-                                  "<!-- /table -->\noutro\n")
-    assert readme_tables.main(["--readme", str(readme), "--check"]) == 0
-    readme.write_text("<!-- table: missing.md -->\n<!-- /table -->\n")
+    readme.write_text(f"intro\n<!-- table: {table} -->\n| old |\n<!-- /table -->\noutro\n")
+    assert sync_blocks(readme, check=True) == [str(table)]
+    assert "| old |" in readme.read_text()  # check changes nothing
+    assert sync_blocks(readme, check=False) == [str(table)]
+    assert readme.read_text() == (f"intro\n<!-- table: {table} -->\n| a | b |\n|---|---|\n"
+                                  "| 1 | 2 |\n<!-- /table -->\noutro\n")
+    assert sync_blocks(readme, check=True) == []
+    readme.write_text(f"<!-- table: {tmp_path / 'missing.md'} -->\n<!-- /table -->\n")
     with pytest.raises(FileNotFoundError, match=r"missing\.md"):
-        readme_tables.main(["--readme", str(readme)])
+        sync_blocks(readme, check=False)
 
 
 def test_top5_is_ranked_by_validation_never_by_test(tmp_path: Path) -> None:
@@ -264,23 +274,42 @@ def test_labelled_sources_compare_studies(tmp_path: Path) -> None:
     assert wide.loc[0, "after:auc_mean"] == pytest.approx(80.0)
 
 
-def test_readme_and_committed_tables_are_what_the_committed_rows_regenerate(
-        tmp_path: Path) -> None:
-    """Every table is rebuilt here from the committed CSVs, then compared with the committed
-    tables and with the README blocks (a stale or hand-edited number fails)."""
-    fresh = make_tables.build(tmp_path)
-    root = Path(__file__).resolve().parents[1]
-    sources = {f"results/tables/{p.name}": p for p in fresh}
-    # Timings cannot be regenerated in a test: the benchmark's block must match its own file.
-    for bench in ("mirage_bench.md", "doscond_bench.md", "kidd_bench.md", "mirage_budget.md",
-                  "scaling.md"):
-        sources[f"results/bench/{bench}"] = root / "results" / "bench" / bench
-    assert readme_tables.sync(root / "README.md", check=True, sources=sources) == [], \
-        "run: python -m experiments.make_tables"
-    for md in fresh:
-        for path in (md, md.with_suffix(".csv")):
-            committed = root / "results" / "tables" / path.name
-            assert committed.read_text() == path.read_text(), f"{committed} is stale"
+@pytest.mark.slow
+def test_committed_tables_and_readme_blocks_are_what_the_committed_rows_regenerate() -> None:
+    """Every study's report is rebuilt from its committed rows and compared with the committed
+    tables, and every README block with its table (a stale or hand-edited number fails)."""
+    from experiments.report import stale_files
+    from mirage.report.spec import blocks_stale, studies
+
+    assert stale_files(studies()) == [], "run: python -m experiments.report"
+    assert blocks_stale() == [], "run: python -m experiments.report"
+
+
+def test_benchmark_tables_are_what_their_committed_csv_give() -> None:
+    """A benchmark writes its measurements (CSV) and its table (Markdown) at once; the table
+    must be what the CSV renders (timings cannot be rerun in a test)."""
+    import csv
+    import functools
+
+    from experiments.benchmarks import budget_fit, learned, mirage, scaling
+
+    def typed(value: str) -> object:
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+        return value
+
+    results = Path(__file__).resolve().parents[1] / "results"
+    renders = {"distill_cost/mirage_bench": mirage.markdown,
+               "distill_cost/doscond_bench": functools.partial(learned.markdown, name="doscond"),
+               "distill_cost/kidd_bench": functools.partial(learned.markdown, name="kidd"),
+               "scaling/scaling": scaling.markdown, "budget_fit/mirage_budget": budget_fit.markdown}
+    for stem, render in renders.items():
+        with (results / f"{stem}.csv").open() as f:
+            rows = [{k: typed(v) for k, v in r.items()} for r in csv.DictReader(f)]
+        assert render(rows) == (results / f"{stem}.md").read_text(), stem
 
 
 def test_a_rerun_measurement_counts_once(tmp_path: Path) -> None:

@@ -22,15 +22,8 @@ import torch
 from torch_geometric.data import Data
 
 from mirage.data import TrainSplit
-from mirage.distill.base import (
-    DistillContext,
-    DistilledSet,
-    Distiller,
-    byte_budget,
-    nbytes,
-    positive_int,
-    resolve_budget,
-)
+from mirage.distill import base
+from mirage.distill.base import DistillContext, DistilledSet, Distiller
 from mirage.distill.mining import Itemset, TransactionDB
 from mirage.distill.trees import (
     ComputationTree,
@@ -80,7 +73,7 @@ def _check_fraction(key: str, value: Any) -> float:
 
 
 def _optional_positive(key: str, value: Any) -> int | None:
-    return None if value is None else positive_int(key, value)
+    return None if value is None else base.positive_int(key, value)
 
 
 def _check_bool(key: str, value: Any) -> bool:
@@ -131,7 +124,7 @@ class Mirage(Distiller):
                  sampling: str = "uniform", carry_degree: bool = False,
                  budget_bytes: int | float | None = None, cont_bins: int | None = None,
                  coverage: float | None = None) -> None:
-        self.hops = positive_int("distiller.hops", hops)
+        self.hops = base.positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
         self.max_patterns = _optional_positive("distiller.max_patterns", max_patterns)
@@ -141,7 +134,7 @@ class Mirage(Distiller):
                               f"got {sampling!r}")
         self.sampling = sampling
         self.carry_degree = _check_bool("distiller.carry_degree", carry_degree)
-        self.budget_bytes = byte_budget("distiller.budget_bytes", budget_bytes)
+        self.budget_bytes = base.byte_budget("distiller.budget_bytes", budget_bytes)
         if self.budget_bytes is not None and self.cross_class_filter:
             raise ConfigError("distiller.budget_bytes cannot be combined with "
                               "distiller.cross_class_filter=true (the filter's thresholds would "
@@ -182,7 +175,7 @@ class Mirage(Distiller):
         graph_class = union.graph_y
         labels, bins = self._node_labels(union)
         limit = (None if self.budget_bytes is None
-                 else resolve_budget(self.budget_bytes, train.graphs))
+                 else base.resolve_budget(self.budget_bytes, train.graphs))
         lap("union")
         ids = tree_ids(labels, union.edge_label, union.in_edges, self.hops)
         lap("trees")
@@ -317,7 +310,7 @@ class Mirage(Distiller):
         found, samples, size = [], [], 0
         for new, exhausted in self._growing(db, floor, None):
             fresh = self._samples(union, ids, in_class, cls, new)
-            found, samples, size = found + new, samples + fresh, size + nbytes(fresh)
+            found, samples, size = found + new, samples + fresh, size + base.nbytes(fresh)
             if exhausted:
                 break
             if size > limit:
@@ -350,7 +343,7 @@ class Mirage(Distiller):
             levels += [(rank > 0, -Fraction(found[end - 1].support, dbs[cls].num_transactions),
                         cls, end) for rank, end in enumerate(ends)]
         keep = dict.fromkeys(mined, 0)
-        size = {cls: [nbytes([g]) for g in graphs] for cls, graphs in samples.items()}
+        size = {cls: [base.nbytes([g]) for g in graphs] for cls, graphs in samples.items()}
         used = 0
         for _, _, cls, end in sorted(levels):
             # A level left out stays out: every later level of its class includes it.

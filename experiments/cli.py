@@ -1,0 +1,54 @@
+"""What every command line under ``experiments/`` shares.
+
+One convention for Hydra overrides: they come last, as ``KEY=VALUE`` words exactly as ``run.py``
+takes them, after ``--`` when an option that takes a list precedes them::
+
+    python -m experiments.benchmarks.mirage --datasets nci1 dd -- cache_dir=/tmp/c
+    python -m experiments.analysis.set_sizes experiment=paper_main arm=mirage dataset=dd
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Add the trailing ``overrides`` (``KEY=VALUE`` words) to ``parser`` and parse ``argv``."""
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="Hydra overrides of the run config, as run.py takes them (after "
+                             "-- when a list option precedes them)")
+    args = parser.parse_intermixed_args(argv)
+    bad = [o for o in args.overrides if "=" not in o]
+    if bad:
+        parser.error(f"{bad[0]!r} is not a KEY=VALUE override")
+    return args
+
+
+def describe(doc: str | None) -> str:
+    """A module docstring's first paragraph, for ``--help``."""
+    return (doc or "").split("\n\n")[0]
+
+
+def compose(overrides: Sequence[str]) -> DictConfig:
+    """The run config ``run.py`` would compose from ``overrides``."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return hydra_compose("config", overrides=list(overrides))
+
+
+def sweep(overrides: Sequence[str]) -> int:
+    """``python run.py -m <overrides>``; returns its exit status (failed runs are rows too)."""
+    cmd = [sys.executable, str(ROOT / "run.py"), "-m", *overrides]
+    print("+", " ".join(cmd[1:]), flush=True)
+    return subprocess.call(cmd, cwd=ROOT)

@@ -1,0 +1,217 @@
+"""A study's report: ``conf/report/<study>.yaml`` lists its tables, each a kind with its rows
+and filters; :func:`build` writes them into ``results/<study>/`` (or another folder), and
+:func:`sync_blocks` copies tables into the README blocks that quote them.
+
+A spec::
+
+    tables:
+      - name: baselines            # file stem: <name>.md and <name>.csv
+        kind: summary              # summary | ablation | rule_selection | rule_vs_random |
+                                   # paper_main | paper_ablation | budget_curve
+        runs: [baselines/runs.csv, mirage_paper/runs.csv]   # under results/; LABEL=PATH labels
+        keep: {dataset: [NCI1, DD]}          # key columns' values
+        fill: {model.jk: last}               # rows written before a setting existed
+        where: {model.pool: sum}             # a column reads this value (as in the CSV)
+        ignore: [dataset.]                   # columns dropped, so settings differing there pool
+        column: distiller.hops               # ablation kinds: one column per value
+        group_by: []                         # summary: extra grouping columns
+        rules: [budget 0.02]                 # rule_vs_random: the rules shown
+        experiment: paper_main               # paper_main: the sweep's order and reuse list
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from omegaconf import OmegaConf
+
+from mirage.report import paired, paper, plots, tables
+from mirage.report.formats import markdown_table
+from mirage.report.rows import current, normalize, read, where
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ROOT / "conf" / "report"
+RESULTS = ROOT / "results"
+BLOCK = re.compile(r"(<!-- table: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.DOTALL)
+
+
+def studies() -> list[str]:
+    """Every study: those with a report spec, and the folders of ``results/`` with rows."""
+    return sorted({p.stem for p in SPECS.glob("*.yaml")}
+                  | {p.parent.name for p in RESULTS.glob("*/runs.csv")})
+
+
+def load_spec(study: str) -> list[dict[str, Any]]:
+    """The tables of ``conf/report/<study>.yaml`` (none for a study with rows but no spec)."""
+    path = SPECS / f"{study}.yaml"
+    if not path.is_file():
+        if (RESULTS / study / "runs.csv").is_file():
+            return []
+        raise SystemExit(f"no study {study!r} (studies: {studies()})")
+    return OmegaConf.to_container(OmegaConf.load(path), resolve=True)["tables"]
+
+
+def _runs(spec: Mapping[str, Any], results: Path) -> tuple[list[Path], list[str], str]:
+    """The spec's results files, their labels and how the tables name them."""
+    paths, labels, names = [], [], []
+    for entry in spec["runs"]:
+        label, sep, rel = entry.partition("=")
+        rel = rel if sep else entry
+        paths.append(results / rel)
+        labels.append(label if sep else f"results/{rel}")
+        names.append(f"{label} = `results/{rel}`" if sep else f"`results/{rel}`")
+    return paths, labels, ", ".join(names)
+
+
+def rows_of(spec: Mapping[str, Any], results: Path) -> tuple[pd.DataFrame, str]:
+    """The rows a table reads: pooled, filtered (keep, fill, where, ignore), then the rows that
+    count (one per measurement); and the text naming their files."""
+    paths, labels, sources = _runs(spec, results)
+    df = where(read(paths, labels), keep=spec.get("keep"),
+               fill={k: str(v) for k, v in (spec.get("fill") or {}).items()},
+               equals={k: "" if v is None else str(v) for k, v in (spec.get("where") or {})
+                       .items()},
+               ignore=spec.get("ignore") or ())
+    df, dropped = current(df)
+    if dropped:
+        sources += (f" ({dropped} repeated row(s) of an already measured (config, seed) dropped; "
+                    "the newest kept)")
+    return normalize(df), sources
+
+
+def sweep_order(experiment: str) -> tuple[list[str], list[str], list[str]]:
+    """The arms, dataset names (as rows write them) and GNNs of an experiment's sweep."""
+    conf = ROOT / "conf"
+    params = OmegaConf.load(conf / "experiment" / f"{experiment}.yaml").hydra.sweeper.params
+    names = [OmegaConf.load(conf / "dataset" / f"{d}.yaml").name
+             for d in str(params.dataset).split(",")]
+    return str(params.arm).split(","), names, str(params.model).split(",")
+
+
+def reuse_list(experiment: str) -> list[Path]:
+    cfg = OmegaConf.load(ROOT / "conf" / "experiment" / f"{experiment}.yaml")
+    return [ROOT / p for p in OmegaConf.select(cfg, "study.reuse", default=None) or []]
+
+
+def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> list[Path]:
+    """Write one table of a spec into ``out``; returns the files written."""
+    name, kind = spec["name"], spec["kind"]
+    df, sources = rows_of(spec, results)
+    if kind == "summary":
+        table = tables.summarize(df, spec.get("group_by") or ())
+        text = tables.summary_text(table, name, sources)
+        return _write(out, name, text, table)
+    if kind == "ablation":
+        table, values = tables.ablation(df, spec["column"])
+        return _write(out, name, tables.ablation_text(table, spec["column"], values, name,
+                                                       sources), table)
+    if kind in ("rule_selection", "rule_vs_random"):
+        pairs = paired.paired(df).sort_values(["dataset", "rule", "model", "seed"])
+        if kind == "rule_selection":
+            return _write(out, name, paired.select_table(pairs), pairs, fmt="%.6g", raw=True)
+        rules = spec.get("rules")
+        shown = pairs[pairs["rule"].isin(rules)] if rules else pairs
+        return _write(out, name, paired.final_table(pairs, rules), shown, fmt="%.6g", raw=True)
+    if kind == "paper_main":
+        experiment = spec["experiment"]
+        cells = paper.cell_stats(df)
+        cells.to_csv(out / "cells.csv", index=False, float_format="%.6g")
+        arms, datasets, models = sweep_order(experiment)
+        written = [out / "cells.csv",
+                   *paper.main_tables(cells, (arms, datasets, models), out,
+                                      f"results/{spec['runs'][0]}")]
+        if headline := spec.get("headline"):
+            header, rows, bold = paper.headline(cells, headline["arms"], datasets,
+                                                headline["model"])
+            (out / "headline.md").write_text(
+                f"# Test ROC-AUC %, {headline['model'].upper()}, mean ± std over the seeds (the "
+                "set's bytes); bold: the best distilled set of the dataset\n\n"
+                + markdown_table(header, rows, bold) + "\n")
+            written.append(out / "headline.md")
+        plots.auc_vs_bytes(cells, datasets, out / "auc_vs_bytes.png")
+        plots.distill_time(cells, arms, datasets, out / "distill_time.png")
+        return [*written, out / "auc_vs_bytes.png", out / "distill_time.png"]
+    if kind == "paper_ablation":
+        written = paper.ablation_tables(df, spec["column"], name, out)
+        plots.ablation(df, spec["column"], out / f"{name}.png")
+        return [*written, out / f"{name}.png"]
+    if kind == "budget_curve":
+        curve = plots.budget_curve(df)
+        curve.to_csv(out / f"{name}.csv", index=False, float_format="%.6g")
+        plots.budget_curve_plot(curve, out / f"{name}.png")
+        return [out / f"{name}.csv", out / f"{name}.png"]
+    raise SystemExit(f"report spec table {name!r}: unknown kind {kind!r}")
+
+
+def _write(out: Path, name: str, text: str, table: pd.DataFrame, fmt: str | None = None,
+           raw: bool = False) -> list[Path]:
+    """``<name>.md`` (``text``, newline-terminated) and ``<name>.csv``."""
+    (out / f"{name}.md").write_text(text if raw else text + "\n")
+    table.to_csv(out / f"{name}.csv", index=False, float_format=fmt)
+    return [out / f"{name}.md", out / f"{name}.csv"]
+
+
+def build(study: str, out: Path | None = None, results: Path = RESULTS) -> list[Path]:
+    """Every table of ``study``'s spec into ``out`` (default ``results/<study>/``), and, for a
+    study with rows of its own, where they come from (``provenance.md``, ``.csv``)."""
+    out = out or results / study
+    out.mkdir(parents=True, exist_ok=True)
+    written = [path for spec in load_spec(study) for path in build_table(spec, out, results)]
+    own = results / study / "runs.csv"
+    if own.is_file():
+        reused = reuse_list(study) if (ROOT / "conf" / "experiment" / f"{study}.yaml").is_file() \
+            else []
+        table = tables.provenance(rows_of({"runs": [f"{study}/runs.csv"]}, results)[0], reused)
+        written += _write(out, "provenance", tables.provenance_text(table, study), table)
+    return written
+
+
+def table_lines(path: Path) -> str:
+    """The lines of a generated Markdown file that belong to its table(s), newline-terminated."""
+    if not path.is_file():
+        raise FileNotFoundError(f"a README table block names {path}, which does not exist")
+    return "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("|"))
+
+
+def sync_blocks(readme: Path, check: bool, sources: Mapping[str, Path] | None = None) -> list[str]:
+    """Fill (or with ``check``, compare) every ``<!-- table: PATH -->`` block of ``readme`` with
+    the table lines of PATH (relative to the repository root), or of ``sources[PATH]`` (freshly
+    generated tables: a PATH missing there is an error, since nothing builds it). Returns the
+    stale blocks' paths."""
+    text = readme.read_text()
+    stale: list[str] = []
+
+    def source(name: str) -> Path:
+        if sources is None:
+            return ROOT / name
+        if name not in sources:
+            raise FileNotFoundError(f"{readme}: a table block names {name}, which no report builds")
+        return sources[name]
+
+    def fill(match: re.Match[str]) -> str:
+        fresh = table_lines(source(match["path"]))
+        if match["body"] != fresh:
+            stale.append(match["path"])
+        return match.group(1) + fresh + match.group(4)
+
+    new_text = BLOCK.sub(fill, text)
+    if not check and new_text != text:
+        readme.write_text(new_text)
+    return stale
+
+
+def readmes() -> list[Path]:
+    """The README files that may quote tables: the front page, docs and each study's."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
+            *sorted(RESULTS.glob("*/README.md"))]
+
+
+def blocks_stale(sources: Mapping[str, Path] | None = None,
+                 files: Sequence[Path] | None = None) -> list[str]:
+    """``README:PATH`` of every block that differs from its table."""
+    return [f"{readme.relative_to(ROOT)}:{path}" for readme in (files or readmes())
+            for path in sync_blocks(readme, check=True, sources=sources)]

@@ -1,0 +1,79 @@
+"""What a study (``conf/experiment/``, its ``study:`` node) adds to a job: the arm's label and
+seeds, cells a machine leaves out (``skip``), rows other studies already measured (``reuse``),
+and a byte budget taken from another arm's set (``match_bytes``)."""
+
+from __future__ import annotations
+
+import logging
+from fnmatch import fnmatchcase
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from omegaconf import DictConfig
+
+from mirage.errors import ConfigError
+from mirage.job import Job
+from mirage.records import adopt_rows, completed_seeds, csv_text, flatten, set_bytes
+
+log = logging.getLogger("mirage")
+
+
+def job_seeds(cfg: DictConfig) -> list[int]:
+    """The job's evaluation seeds: its arm's own (``study.arm_seeds``), else ``seeds``."""
+    arm = cfg.study.arm
+    return list(cfg.study.arm_seeds.get(arm, cfg.seeds) if arm else cfg.seeds)
+
+
+def pending_seeds(cfg: DictConfig, job: Job, seeds: list[int]) -> list[int]:
+    """Resume: the ``seeds`` without an ``ok`` or ``infeasible`` row of this configuration in
+    the target CSV, after copying such rows from ``study.reuse`` (all seeds with
+    ``force=true``). Failed seeds are retried."""
+    if cfg.force:
+        return list(seeds)
+    done = completed_seeds(job.csv_path, job.base["config_hash"], cfg.distill_seed)
+    missing = [s for s in seeds if s not in done]
+    reuse = cfg.study.reuse
+    sources = [Path(p) for p in reuse if Path(p).resolve() != job.csv_path.resolve()]
+    if missing and sources:
+        adopted = adopt_rows(sources, job.csv_path, job.base["config_hash"], cfg.distill_seed,
+                             missing, job.base["arm"])
+        if adopted:
+            log.info("%s: seeds %s reused from %s", job.name, sorted(adopted), list(reuse))
+        done |= adopted
+    return [s for s in seeds if s not in done]
+
+
+def cell(cfg: DictConfig) -> str:
+    """``<dataset>/<arm or distiller>/<model>``: what ``skip`` patterns match."""
+    return f"{cfg.dataset.name}/{cfg.study.arm or cfg.distiller.name}/{cfg.model.name}"
+
+
+def skipped_by(cfg: DictConfig) -> str | None:
+    """The first ``study.skip`` pattern that matches this job's :func:`cell`, if any."""
+    return next((p for p in cfg.study.skip if fnmatchcase(cell(cfg), p)), None)
+
+
+def match_budget(cfg: DictConfig, plain: dict[str, Any]) -> None:
+    """``study.match_bytes=DISTILLER:GPC``: set ``plain``'s ``distiller.budget_bytes`` to the
+    bytes of that distiller's set at ``gpc`` on this dataset (same dataset settings, model and
+    distill seed), read from its ``ok`` rows in ``<results_dir>/runs.csv``."""
+    spec = cfg.study.match_bytes
+    if spec is None:
+        return
+    name, sep, gpc = str(spec).partition(":")
+    if not sep or not gpc.isdigit():
+        raise ConfigError(f"study.match_bytes={spec!r}: expected DISTILLER:GPC, e.g. doscond:1")
+    if "budget_bytes" not in plain["distiller"]:
+        raise ConfigError("study.match_bytes needs a distiller with budget_bytes (mirage, "
+                          f"random); distiller={cfg.distiller.name} has none")
+    path = Path(cfg.results_dir) / "runs.csv"
+    where = {"distiller": name, "distiller.gpc": gpc, "model": cfg.model.name,
+             "distill_seed": str(cfg.distill_seed),
+             **{k: csv_text(v) for k, v in flatten(plain["dataset"], "dataset").items()}}
+    sizes = set_bytes(path, where)
+    if not sizes:
+        raise ConfigError(f"study.match_bytes={spec}: {path} has no ok row of distiller {name} at "
+                          f"gpc {gpc} on {cfg.dataset.name} with model {cfg.model.name}; run "
+                          "that arm first (a study lists its baselines before the matched arms)")
+    plain["distiller"]["budget_bytes"] = int(median(sizes))
