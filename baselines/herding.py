@@ -1,5 +1,6 @@
 """Herding coreset (Welling 2009, as in the GCond / DosCond lineage): per class, the real training
-graphs whose running mean of embeddings tracks the class mean most closely, greedily.
+graphs whose running mean of embeddings tracks the class mean most closely, greedily. Subclasses
+swap the per-class rule (:attr:`Herding.select`) and keep the target GNN.
 
 The embeddings are the pooled readouts of the evaluation GNN (the target model, as the Mirage
 paper's herding baseline) after training it on the whole training split, so the set depends on
@@ -50,6 +51,19 @@ def herd(points: Tensor, k: int) -> list[int]:
     return picked
 
 
+def kcenter(points: Tensor, k: int) -> list[int]:
+    """Greedy k-center over ``points`` ``[n, d]``: the point nearest the mean, then repeatedly the
+    point farthest from those chosen. ``min(k, n)`` row indices in pick order."""
+    points = points.double()
+    picked = [int((points - points.mean(0)).norm(dim=1).argmin())]
+    dist = (points - points[picked[0]]).norm(dim=1)
+    while len(picked) < min(k, len(points)):
+        j = int(dist.argmax())
+        picked.append(j)
+        dist = torch.minimum(dist, (points - points[j]).norm(dim=1))
+    return picked
+
+
 @torch.no_grad()
 def graph_embeddings(model: GNN, graphs: list[Data], device: torch.device,
                      batch_size: int = 256) -> Tensor:
@@ -66,6 +80,7 @@ class Herding(Distiller):
     """
 
     uses_model = True
+    select = staticmethod(herd)  # (class embeddings [n, d], k) -> k row indices
 
     def __init__(self, gpc: int, epochs: int = 100, lr: float = 1e-3,
                  batch_size: int = 32) -> None:
@@ -78,8 +93,23 @@ class Herding(Distiller):
                 ctx: DistillContext | None = None) -> DistilledSet:
         ctx = ctx or DistillContext()
         if ctx.model is None:
-            raise ConfigError("distiller=herding embeds with the evaluation GNN: it needs the "
-                              "model config")
+            raise ConfigError(f"{type(self).__name__} embeds with the evaluation GNN: it needs "
+                              "the model config")
+        emb, loss = self.target_embeddings(train, seed, ctx)
+        labels = torch.cat([g.y for g in train.graphs])
+        chosen: list[int] = []
+        for c in labels.unique().tolist():
+            idx = (labels == c).nonzero().view(-1)
+            chosen += idx[self.select(emb[idx], self.gpc)].tolist()
+        samples = [train.graphs[i] for i in sorted(chosen)]
+        return DistilledSet(samples, meta={"per_class": class_counts(samples),
+                                           "train_indices": sorted(chosen),
+                                           "target_final_loss": loss})
+
+    def target_embeddings(self, train: TrainSplit, seed: int,
+                          ctx: DistillContext) -> tuple[Tensor, float]:
+        """The target GNN (``ctx.model``) trained on the whole training split: its pooled
+        readouts ``[graphs, hidden]`` of the training graphs and its last epoch's loss."""
         torch.manual_seed(seed)
         model = build_model(ctx.model, train.features, train.num_classes).to(ctx.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
@@ -92,13 +122,4 @@ class Herding(Distiller):
                                ctx.device)
             if epoch % every == 0 or epoch == self.epochs:
                 ctx.log({"epoch": epoch, "loss": loss})
-        emb = graph_embeddings(model, list(train.graphs), ctx.device)
-        labels = torch.cat([g.y for g in train.graphs])
-        chosen: list[int] = []
-        for c in labels.unique().tolist():
-            idx = (labels == c).nonzero().view(-1)
-            chosen += idx[herd(emb[idx], self.gpc)].tolist()
-        samples = [train.graphs[i] for i in sorted(chosen)]
-        return DistilledSet(samples, meta={"per_class": class_counts(samples),
-                                           "train_indices": sorted(chosen),
-                                           "target_final_loss": loss})
+        return graph_embeddings(model, list(train.graphs), ctx.device), loss

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from tqdm.auto import trange
 
 from baselines import learned
-from baselines.herding import herd
+from baselines.herding import herd, kcenter
 from mirage.data import TrainSplit
 from mirage.distill import base
 from mirage.distill.base import DistillContext, DistilledSet, Distiller
@@ -197,19 +197,6 @@ def embeddings(graphs: list, spec: Any) -> Tensor:
     hops = [real.x, adj @ real.x]
     hops.append(adj @ hops[-1])
     return torch.cat([side.sum_rows(h) / side.sizes.unsqueeze(1) for h in hops], dim=1)
-
-
-def kcenter(points: Tensor, k: int) -> list[int]:
-    """Greedy k-center: the point nearest the mean, then repeatedly the point farthest from
-    those chosen. ``min(k, n)`` row indices in pick order."""
-    points = points.double()
-    picked = [int((points - points.mean(0)).norm(dim=1).argmin())]
-    dist = (points - points[picked[0]]).norm(dim=1)
-    while len(picked) < min(k, len(points)):
-        j = int(dist.argmax())
-        picked.append(j)
-        dist = torch.minimum(dist, (points - points[j]).norm(dim=1))
-    return picked
 
 
 def initial_choice(emb: Tensor, labels: Tensor, gpc: int, how: str,

@@ -110,8 +110,10 @@ def log_summary(cfg: DictConfig, job: Job, seeds: list[int]) -> None:
     metric = cfg.dataset.metric
     parts = []
     for key in (f"test_{metric}", "test_acc_cal", "test_acc"):
-        values = [float(row[key]) for row in rows.values()]
-        parts.append(f"{key} {mean(values):.4f} +- {pstdev(values):.4f}")
+        # rows written before a column existed leave it empty
+        values = [float(row[key]) for row in rows.values() if row.get(key)]
+        if values:
+            parts.append(f"{key} {mean(values):.4f} +- {pstdev(values):.4f}")
     log.info("%s: %s over %d seeds %s", job.name, ", ".join(parts), len(rows), sorted(rows))
 
 

@@ -91,6 +91,9 @@ class Logger:
 @dataclass
 class Study:
     arm: Any
+    label: Any
+    color: Any
+    versus: Any
     arm_seeds: Any
     match_bytes: Any
     skip: Any

@@ -55,25 +55,31 @@ def skipped_by(cfg: DictConfig) -> str | None:
 
 
 def match_budget(cfg: DictConfig, plain: dict[str, Any]) -> None:
-    """``study.match_bytes=DISTILLER:GPC``: set ``plain``'s ``distiller.budget_bytes`` to the
-    bytes of that distiller's set at ``gpc`` on this dataset (same dataset settings, model and
-    distill seed), read from its ``ok`` rows in ``<results_dir>/runs.csv``."""
+    """Set ``plain``'s ``distiller.budget_bytes`` to the bytes of another set on this dataset
+    (same dataset settings, model and distill seed), the median over its ``ok`` rows in
+    ``<results_dir>/runs.csv``. ``study.match_bytes`` names that set: ``ARM`` (any arm of the
+    study, e.g. ``mirage``) or ``DISTILLER:GPC`` (that distiller at ``gpc`` graphs per class,
+    whatever its arm, e.g. ``doscond:1``)."""
     spec = cfg.study.match_bytes
     if spec is None:
         return
     name, sep, gpc = str(spec).partition(":")
-    if not sep or not gpc.isdigit():
-        raise ConfigError(f"study.match_bytes={spec!r}: expected DISTILLER:GPC, e.g. doscond:1")
+    if sep and not gpc.isdigit():
+        raise ConfigError(f"study.match_bytes={spec!r}: expected ARM (e.g. mirage) or "
+                          "DISTILLER:GPC (e.g. doscond:1)")
     if "budget_bytes" not in plain["distiller"]:
-        raise ConfigError("study.match_bytes needs a distiller with budget_bytes (mirage, "
-                          f"random); distiller={cfg.distiller.name} has none")
+        raise ConfigError("study.match_bytes needs a distiller with a budget_bytes key; "
+                          f"distiller={cfg.distiller.name} has none")
+    # DISTILLER:GPC: that distiller's own set at gpc, never one drawn to another's bytes
+    source = ({"distiller": name, "distiller.gpc": gpc, "distiller.budget_bytes": ""} if sep
+              else {"arm": name})
+    what = f"distiller {name} at gpc {gpc}" if sep else f"arm {name}"
     path = Path(cfg.results_dir) / "runs.csv"
-    where = {"distiller": name, "distiller.gpc": gpc, "model": cfg.model.name,
-             "distill_seed": str(cfg.distill_seed),
+    where = {**source, "model": cfg.model.name, "distill_seed": str(cfg.distill_seed),
              **{k: csv_text(v) for k, v in flatten(plain["dataset"], "dataset").items()}}
     sizes = set_bytes(path, where)
     if not sizes:
-        raise ConfigError(f"study.match_bytes={spec}: {path} has no ok row of distiller {name} at "
-                          f"gpc {gpc} on {cfg.dataset.name} with model {cfg.model.name}; run "
-                          "that arm first (a study lists its baselines before the matched arms)")
+        raise ConfigError(f"study.match_bytes={spec}: {path} has no ok row of {what} on "
+                          f"{cfg.dataset.name} with model {cfg.model.name}; run that arm first "
+                          "(a study lists the arms it matches before the matched arms)")
     plain["distiller"]["budget_bytes"] = int(median(sizes))

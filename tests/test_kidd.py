@@ -11,13 +11,13 @@ from conftest import compose_cfg
 from omegaconf import OmegaConf
 
 import baselines.kidd as kidd
+from baselines.herding import kcenter
 from baselines.kidd import (
     EPS,
     DenseSide,
     KiDD,
     SparseSide,
     initial_choice,
-    kcenter,
     lite_ntk,
 )
 from baselines.learned import RealGraphs, csr, one_hot_features

@@ -59,3 +59,25 @@ def test_every_distiller_config_names_its_class() -> None:
     for name in DISTILLERS:
         cfg = OmegaConf.load(CONF / "distiller" / f"{name}.yaml")
         assert cfg.name == name and issubclass(distiller_class(cfg._target_), Distiller)
+
+
+@pytest.mark.parametrize("name", DISTILLERS)
+def test_every_distiller_is_deterministic_and_reloads_from_the_cache(name: str,
+                                                                     tmp_path: Path) -> None:
+    """Same seed, same set; the cached set reloads as it was made; a cache hit the second time."""
+    cfg = compose_cfg([f"distiller={name}", "dataset=synthetic"])
+    params = OmegaConf.to_container(cfg.distiller, resolve=True)
+    params.update({k: 3 for k in ("iterations", "epochs", "steps") if k in params})
+    dataset_cfg = OmegaConf.to_container(cfg.dataset, resolve=True)
+    ctx = DistillContext(model=OmegaConf.to_container(cfg.model, resolve=True))
+    data = _dataset(make_graphs(8, 10, 3, seed=1), make_graphs(8, 10, 3, seed=2))
+    made = distill_cached(data, params, 0, dataset_cfg, tmp_path / "a", ctx)
+    again = distill_cached(data, params, 0, dataset_cfg, tmp_path / "b", ctx)
+    hit = distill_cached(data, params, 0, dataset_cfg, tmp_path / "a", ctx)
+    assert (made.cache_hit, again.cache_hit, hit.cache_hit) == (False, False, True)
+    for other in (again, hit):
+        for a, b in zip(made.data.samples, other.data.samples, strict=True):
+            assert a.keys() == b.keys()
+            for key in a.keys():  # noqa: SIM118
+                if isinstance(a[key], torch.Tensor):
+                    assert torch.equal(a[key], b[key]), (name, key)

@@ -21,6 +21,7 @@ from mirage.job import Job
 from mirage.pipeline import run
 from mirage.records import Row, append_rows, csv_text, flatten, read_rows, row_dict
 from mirage.report import paper, spec
+from mirage.report.arms import look
 from mirage.study import job_seeds, match_budget, pending_seeds, skipped_by
 from mirage.validation import validate
 
@@ -70,7 +71,7 @@ def test_paper_main_smoke_measures_every_arm_and_model(smoke: Path) -> None:
 def test_matched_arms_take_their_baselines_bytes(smoke: Path) -> None:
     rows = read_rows(smoke / "results" / "paper_main" / "runs.csv")
     size = {(r["distiller"], r["distiller.gpc"], r["model"]): int(r["distilled_bytes"])
-            for r in rows if r["distiller"] != "mirage"}
+            for r in rows if r["distiller"] != "mirage" and not r["distiller.budget_bytes"]}
     matched = [r for r in rows if r["arm"].startswith("mirage_at_")]
     assert len(matched) == 8 * 3
     for r in matched:
@@ -78,6 +79,13 @@ def test_matched_arms_take_their_baselines_bytes(smoke: Path) -> None:
         budget = size[(baseline, gpc, r["model"])]
         assert int(r["distiller.budget_bytes"]) == budget, r["arm"]
         assert int(r["distilled_bytes"]) <= budget, r["arm"]
+    # ... and random takes tuned Mirage's bytes (at least them: whole graphs)
+    mirage = {r["model"]: int(r["distilled_bytes"]) for r in rows if r["arm"] == "mirage"}
+    drawn = [r for r in rows if r["arm"] == "random_at_mirage"]
+    assert len(drawn) == 3
+    for r in drawn:
+        assert int(r["distiller.budget_bytes"]) == mirage[r["model"]]
+        assert int(r["distilled_bytes"]) >= mirage[r["model"]]
 
 
 @pytest.mark.slow
@@ -98,7 +106,8 @@ def test_paper_command_writes_every_table_and_plot(smoke: Path, tmp_path: Path) 
             "distill_time.png", "ablation_hops.md", "ablation_hops.tex", "ablation_hops.png",
             "ablation_threshold.md", "ablation_threshold.png"} <= names
     main = (tmp_path / "main.md").read_text()
-    assert all(f"| {paper.arm_label(arm)} |" in main for arm in ARMS)
+    assert all(f"| {look(arm, '').label} |" in main for arm in ARMS)  # labels from the configs
+    assert "pairs.md" in names
     assert main.count("**") == 2 * 3  # one best distilled set per GNN
     assert "\\begin{tabular}" in (tmp_path / "main.tex").read_text()
     assert all((tmp_path / n).stat().st_size > 10_000 for n in names if n.endswith(".png"))
@@ -110,8 +119,8 @@ def test_every_arm_composes_with_its_distiller() -> None:
         cfg = compose_cfg([f"arm={arm}", "dataset=nci1", "model=gcn"])
         validate(cfg)
         assert cfg.study.arm == arm
-        assert cfg.distiller.name == paper.family(arm)
-        assert (cfg.study.match_bytes is not None) == arm.startswith("mirage_at_")
+        assert cfg.study.label and cfg.study.color
+        assert (cfg.study.match_bytes is not None) == ("_at_" in arm)
 
 
 def test_the_full_study_is_the_study_without_the_machine_profile() -> None:
@@ -141,9 +150,10 @@ def test_match_budget_reads_this_dataset_model_and_budget(tmp_path: Path) -> Non
     append_rows(tmp_path / "runs.csv", [
         _baseline_row(plain, "gin", 1, 1111), _baseline_row(plain, "gcn", 1, 2222),
         _baseline_row(plain, "gin", 10, 3333), _baseline_row(other, "gin", 1, 4444),
-        _baseline_row(plain, "gin", 1, 5555, status="failed")])
+        _baseline_row(plain, "gin", 1, 5555, status="failed"),
+        {**_baseline_row(plain, "gin", 1, 6666), "distiller.budget_bytes": 6666}])
     match_budget(cfg, plain)
-    assert plain["distiller"]["budget_bytes"] == 1111
+    assert plain["distiller"]["budget_bytes"] == 1111  # not the set drawn to a budget either
     # Two matched arms of equal bytes stay two configurations.
     twin = compose_cfg(["arm=mirage_at_random_1", "dataset=synthetic", "model=gin"])
     twin_plain = validate(twin)
@@ -179,10 +189,11 @@ def test_skip_leaves_a_cell_out_without_a_row(tmp_path: Path) -> None:
 
 
 def _rows(arm: str, val: list[float], test: list[float], seconds: float) -> pd.DataFrame:
-    return pd.DataFrame({"dataset": "D", "arm": arm, "model": "gcn", "status": "ok",
-                         "seed": range(len(val)), "val_auc": val, "test_auc": test,
-                         "test_acc_cal": 0.5, "distilled_bytes": 100.0,
-                         "compression_ratio": 10.0, "distill_time_s": seconds, "error": ""})
+    return pd.DataFrame({"dataset": "D", "arm": arm, "distiller": arm.split("_")[0],
+                         "model": "gcn", "status": "ok", "seed": range(len(val)),
+                         "val_auc": val, "test_auc": test, "test_acc_cal": 0.5,
+                         "distilled_bytes": 100.0, "compression_ratio": 10.0,
+                         "distill_time_s": seconds, "train_time_s": 2.0, "error": ""})
 
 
 def test_paper_view_selects_on_validation_and_bold_skips_full() -> None:
@@ -190,12 +201,14 @@ def test_paper_view_selects_on_validation_and_bold_skips_full() -> None:
     test = [0.50, 0.52, 0.54, 0.56, 0.58, 0.90, 0.92, 0.94, 0.96, 0.98]
     df = pd.concat([_rows("mirage", val, test, 0.5), _rows("doscond_1", val[:3], [0.6] * 3, 50.0),
                     _rows("full", val[:3], [0.99] * 3, 0.0)])
-    cells = paper.cell_stats(df).set_index("arm")
+    cells = paper.cell_stats(df, paper.Roles({}, full="full", reference="mirage"))
+    cells = cells.set_index("arm")
     assert cells.loc["mirage", "top5_mean"] == pytest.approx(54.0)  # seeds 0-4, not 5-9
     assert math.isnan(cells.loc["doscond_1", "top5_mean"])  # fewer than 10 seeds
-    assert cells.loc["doscond_1", "mirage_speedup"] == pytest.approx(100.0)
-    assert math.isnan(cells.loc["mirage", "mirage_speedup"])
-    assert paper.best_arms(cells.reset_index(), "auc") == {("D", "mirage", "gcn")}
+    assert cells.loc["doscond_1", "time_vs_reference"] == pytest.approx(100.0)
+    assert math.isnan(cells.loc["mirage", "time_vs_reference"])
+    assert cells.loc["doscond_1", "cost_s"] == pytest.approx(52.0)  # distill + train
+    assert list(cells.index[cells["auc_best"]]) == ["mirage"]  # full is no contender
 
 
 def test_study_configs_list_baselines_before_the_arms_matched_to_them() -> None:
@@ -203,9 +216,13 @@ def test_study_configs_list_baselines_before_the_arms_matched_to_them() -> None:
                .hydra.sweeper.params.arm).split(",")
     assert sorted(arms) == ARMS
     for i, arm in enumerate(arms):
-        if arm.startswith("mirage_at_"):
-            name, gpc = arm.removeprefix("mirage_at_").split("_")
+        match = OmegaConf.select(OmegaConf.load(CONF / "arm" / f"{arm}.yaml"),
+                                 "study.match_bytes")
+        if match and ":" in match:
+            name, gpc = match.split(":")
             assert any(a.startswith(name) and a.endswith(f"_{gpc}") for a in arms[:i]), arm
+        elif match:
+            assert match in arms[:i], arm
 
 
 def test_csv_text_matches_what_the_sink_writes(tmp_path: Path) -> None:

@@ -9,11 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from mirage.report.paper import arm_label, family, in_order
+from mirage.report.paper import in_order
 from mirage.report.stats import DDOF
-
-FAMILY_COLORS = {"full": "black", "random": "tab:gray", "herding": "tab:olive",
-                 "doscond": "tab:blue", "kidd": "tab:purple", "mirage": "tab:red"}
 
 
 def pyplot() -> Any:
@@ -40,23 +37,26 @@ def _save(plt: Any, fig: Any, out: Path, bottom: float = 0.0) -> None:
     plt.close(fig)
 
 
+def _marker(cell: pd.Series) -> str:
+    """^: a set drawn to a byte budget; o / s: 1 / 10 graphs per class; * otherwise."""
+    return "^" if cell["budgeted"] else {"1": "o", "10": "s"}.get(cell["gpc"], "*")
+
+
 def auc_vs_bytes(cells: pd.DataFrame, datasets: Sequence[str], out: Path,
                  model: str = "gcn") -> None:
-    """Per dataset: test ROC-AUC against distilled bytes (log), one point per arm, the Pareto
-    front (no other point has fewer bytes and a higher AUC) as a dashed step line."""
+    """Per dataset: test ROC-AUC against distilled bytes (log), one point per arm (its colour
+    from its config), the Pareto front (no other point has fewer bytes and a higher AUC) as a
+    dashed step line."""
     plt = pyplot()
     d = cells[(cells["model"] == model) & cells["auc_mean"].notna()]
     datasets = in_order(datasets, d["dataset"])
     fig, axes = _grid(plt, len(datasets))
-    markers = {"1": "o", "10": "s"}
     for ax, dataset in zip(axes, datasets, strict=False):
         g = d[d["dataset"] == dataset].sort_values("distilled_bytes")
         for _, r in g.iterrows():
-            matched = r["arm"].startswith("mirage_at")
             ax.errorbar(r["distilled_bytes"], r["auc_mean"], yerr=r["auc_std"],
-                        color=FAMILY_COLORS[family(r["arm"])], capsize=2, ls="none",
-                        marker="^" if matched else markers.get(r["arm"].split("_")[-1], "*"),
-                        mfc="none" if r["arm"].startswith("random_mean") else None, ms=7)
+                        color=r["color"], capsize=2, ls="none", marker=_marker(r),
+                        mfc="none" if r["pool"] == "mean" else None, ms=7)
         front, best = [], -math.inf
         for _, r in g.iterrows():
             if r["auc_mean"] > best:
@@ -68,36 +68,38 @@ def auc_vs_bytes(cells: pd.DataFrame, datasets: Sequence[str], out: Path,
         ax.set_xlabel("distilled bytes (log)")
         ax.set_ylabel("test ROC-AUC %")
         ax.grid(alpha=0.3)
+    families = d.drop_duplicates("family")
     handles = [plt.Line2D([], [], color=c, marker="o", ls="none", label=f)
-               for f, c in FAMILY_COLORS.items()]
+               for f, c in zip(families["family"], families["color"], strict=True)]
     handles += [plt.Line2D([], [], color="gray", marker=m, ls="none", label=lab) for m, lab in
                 (("o", "1 graph / class"), ("s", "10 graphs / class"),
-                 ("*", "full / Mirage tuned"), ("^", "Mirage @ a baseline's bytes"))]
+                 ("*", "other settings"), ("^", "drawn to another set's bytes"))]
     handles.append(plt.Line2D([], [], color="k", ls="--", label="Pareto front"))
     fig.legend(handles=handles, loc="lower center", ncol=6, fontsize=8)
-    fig.suptitle("Test ROC-AUC against distilled bytes (hollow: Random(mean))")
+    fig.suptitle("Test ROC-AUC against distilled bytes (hollow: mean pooling)")
     _save(plt, fig, out, bottom=0.14)
 
 
 def distill_time(cells: pd.DataFrame, arms: Sequence[str], datasets: Sequence[str],
                  out: Path) -> None:
-    """Median distillation seconds (log) per arm and dataset; full data is not distilled."""
+    """Median distillation seconds (log) per arm and dataset, for the arms that make their own
+    set (not drawn to another's bytes); the full split is not distilled."""
     plt = pyplot()
-    d = cells[(cells["arm"] != "full") & cells["distill_time_s"].notna()]
+    d = cells[(cells["distill_time_s"] > 0) & ~cells["budgeted"]]
     datasets = in_order(datasets, d["dataset"])
-    arms = [a for a in in_order(arms, d["arm"]) if not a.startswith("mirage_at")]
+    arms = in_order(arms, d["arm"])
     fig, ax = plt.subplots(figsize=(10, 4.5))
     width = 0.8 / max(len(arms), 1)
     for k, arm in enumerate(arms):
-        t = d[d["arm"] == arm].groupby("dataset")["distill_time_s"].median()
+        a = d[d["arm"] == arm]
+        t = a.groupby("dataset")["distill_time_s"].median()
         xs = [i + (k - len(arms) / 2) * width for i, x in enumerate(datasets) if x in t]
-        ax.bar(xs, [t[x] for x in datasets if x in t], width=width, label=arm_label(arm),
-               color=FAMILY_COLORS[family(arm)],
-               alpha=1.0 if arm.endswith("_10") or arm == "mirage" else 0.55)
+        ax.bar(xs, [t[x] for x in datasets if x in t], width=width, label=a["label"].iloc[0],
+               color=a["color"].iloc[0], alpha=0.55 if a["gpc"].iloc[0] == "1" else 1.0)
     ax.set_yscale("log")
     ax.set_xticks(range(len(datasets)), datasets)
     ax.set_ylabel("distillation time, s (log; median over rows)")
-    ax.set_title("Distillation time per distiller (one machine, 2 CPU cores)")
+    ax.set_title("Distillation time per arm (one machine, 2 CPU cores)")
     ax.legend(fontsize=7, ncol=3)
     ax.grid(axis="y", alpha=0.3)
     _save(plt, fig, out)

@@ -30,6 +30,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from mirage.report import paired, paper, plots, tables
+from mirage.report.arms import looks
 from mirage.report.formats import markdown_table
 from mirage.report.rows import current, normalize, read, where
 
@@ -83,10 +84,23 @@ def rows_of(spec: Mapping[str, Any], results: Path) -> tuple[pd.DataFrame, str]:
     return normalize(df), sources
 
 
+def sweep_params(experiment: str) -> dict[str, Any]:
+    """An experiment's ``hydra.sweeper.params``, over those of the experiments it extends (a
+    plain entry of its defaults list, e.g. ``- paper_main``)."""
+    cfg = OmegaConf.load(ROOT / "conf" / "experiment" / f"{experiment}.yaml")
+    params: dict[str, Any] = {}
+    for entry in cfg.get("defaults") or []:
+        if isinstance(entry, str) and entry != "_self_" and not entry.startswith("/"):
+            params.update(sweep_params(entry))
+    params.update(OmegaConf.to_container(
+        OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or OmegaConf.create({})))
+    return params
+
+
 def sweep_order(experiment: str) -> tuple[list[str], list[str], list[str]]:
     """The arms, dataset names (as rows write them) and GNNs of an experiment's sweep."""
     conf = ROOT / "conf"
-    params = OmegaConf.load(conf / "experiment" / f"{experiment}.yaml").hydra.sweeper.params
+    params = OmegaConf.create(sweep_params(experiment))
     names = [OmegaConf.load(conf / "dataset" / f"{d}.yaml").name
              for d in str(params.dataset).split(",")]
     return str(params.arm).split(","), names, str(params.model).split(",")
@@ -117,19 +131,23 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
         shown = pairs[pairs["rule"].isin(rules)] if rules else pairs
         return _write(out, name, paired.final_table(pairs, rules), shown, fmt="%.6g", raw=True)
     if kind == "paper_main":
-        experiment = spec["experiment"]
-        cells = paper.cell_stats(df)
+        arms, datasets, models = sweep_order(spec["experiment"])
+        family = dict(zip(df["arm"], df["distiller"], strict=True))
+        shown = dict.fromkeys([*arms, *family, *(spec.get("headline") or {}).get("arms", [])])
+        roles = paper.Roles(looks((arm, family.get(arm, arm)) for arm in shown),
+                            spec.get("full"), spec.get("reference"), spec.get("published") or {})
+        cells = paper.cell_stats(df, roles)
         cells.to_csv(out / "cells.csv", index=False, float_format="%.6g")
-        arms, datasets, models = sweep_order(experiment)
         written = [out / "cells.csv",
                    *paper.main_tables(cells, (arms, datasets, models), out,
-                                      f"results/{spec['runs'][0]}")]
+                                      f"results/{spec['runs'][0]}", roles)]
         if headline := spec.get("headline"):
             header, rows, bold = paper.headline(cells, headline["arms"], datasets,
-                                                headline["model"])
+                                                headline["model"], roles)
             (out / "headline.md").write_text(
-                f"# Test ROC-AUC %, {headline['model'].upper()}, mean ± std over the seeds (the "
-                "set's bytes); bold: the best distilled set of the dataset\n\n"
+                f"# Test ROC-AUC %, {headline['model'].upper()}, mean ± 95 % interval over the "
+                "seeds (the set's bytes); bold: the best distilled set of the dataset; ≈: not "
+                "separable from it (Welch's t-test, 5 %)\n\n"
                 + markdown_table(header, rows, bold) + "\n")
             written.append(out / "headline.md")
         plots.auc_vs_bytes(cells, datasets, out / "auc_vs_bytes.png")
@@ -159,8 +177,11 @@ def build(study: str, out: Path | None = None, results: Path = RESULTS) -> list[
     """Every table of ``study``'s spec into ``out`` (default ``results/<study>/``), and, for a
     study with rows of its own, where they come from (``provenance.md``, ``.csv``)."""
     out = out or results / study
+    specs = load_spec(study)
+    if not any(p.is_file() for spec in specs for p in _runs(spec, results)[0]):
+        return []  # no rows yet (e.g. the smoke study before its sweep): nothing to report
     out.mkdir(parents=True, exist_ok=True)
-    written = [path for spec in load_spec(study) for path in build_table(spec, out, results)]
+    written = [path for spec in specs for path in build_table(spec, out, results)]
     own = results / study / "runs.csv"
     if own.is_file():
         reused = reuse_list(study) if (ROOT / "conf" / "experiment" / f"{study}.yaml").is_file() \
