@@ -218,12 +218,20 @@ def adopt_rows(sources: Iterable[Path], path: Path, config_hash: str, distill_se
     return set(found)
 
 
-def set_bytes(path: Path, where: Mapping[str, str]) -> list[int]:
+def set_bytes(path: Path, where: Mapping[str, str], unset_matches: Iterable[str] = ()) -> list[int]:
     """``distilled_bytes`` of the current ``ok`` rows of ``path`` whose columns read as
-    ``where`` says (values compared as the CSV writes them: ``None`` as ``''``)."""
+    ``where`` says (values compared as the CSV writes them: ``None`` as ``''``; a row older than
+    the ``distill_seed`` column reads as its default, as :func:`run_key` has it). A column of
+    ``unset_matches`` that a row leaves empty (written before the column existed) matches."""
+    lenient = set(unset_matches)
+
+    def fits(row: Mapping[str, str], key: str, want: str) -> bool:
+        have = run_key(row)[1] if key == "distill_seed" else row.get(key, "")
+        return have == want or (key in lenient and have == "")
+
     return [int(float(row["distilled_bytes"])) for row in current_rows(path)
             if row.get("status") == "ok" and row.get("distilled_bytes")
-            and all(row.get(k, "") == v for k, v in where.items())]
+            and all(fits(row, k, v) for k, v in where.items())]
 
 
 def csv_text(value: Any) -> str:

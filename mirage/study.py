@@ -75,9 +75,10 @@ def match_budget(cfg: DictConfig, plain: dict[str, Any]) -> None:
               else {"arm": name})
     what = f"distiller {name} at gpc {gpc}" if sep else f"arm {name}"
     path = Path(cfg.results_dir) / "runs.csv"
-    where = {**source, "model": cfg.model.name, "distill_seed": str(cfg.distill_seed),
-             **{k: csv_text(v) for k, v in flatten(plain["dataset"], "dataset").items()}}
-    sizes = set_bytes(path, where)
+    dataset = {k: csv_text(v) for k, v in flatten(plain["dataset"], "dataset").items()}
+    where = {**source, "dataset": cfg.dataset.name, "model": cfg.model.name,
+             "distill_seed": str(cfg.distill_seed), **dataset}
+    sizes = set_bytes(path, where, unset_matches=dataset)  # rows older than a dataset column
     if not sizes:
         raise ConfigError(f"study.match_bytes={spec}: {path} has no ok row of {what} on "
                           f"{cfg.dataset.name} with model {cfg.model.name}; run that arm first "

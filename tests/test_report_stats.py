@@ -87,10 +87,16 @@ def test_random_takes_the_bytes_of_the_arm_it_is_matched_to(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match="no ok row of arm mirage"):
         match_budget(cfg, plain)
     hp = {**flatten(plain["dataset"], "dataset"), "arm": "mirage"}
+    # rows older than the distill_seed and dataset.loader columns (empty there) still count
     append_rows(tmp_path / "runs.csv", [
-        row_dict(Row(plain["dataset"]["name"], "mirage", "gcn", seed=s, distill_seed=0,
-                     status="ok", distilled_bytes=777), hp) for s in range(3)]
+        {**row_dict(Row(plain["dataset"]["name"], "mirage", "gcn", seed=s, distill_seed=0,
+                        status="ok", distilled_bytes=777), hp), "distill_seed": "",
+         "dataset.loader": ""}
+        for s in range(3)]
         + [row_dict(Row(plain["dataset"]["name"], "mirage", "gin", seed=0, distill_seed=0,
-                        status="ok", distilled_bytes=999), hp)])
+                        status="ok", distilled_bytes=999), hp)]
+        # an older row of another dataset, blank in the dataset columns, never counts
+        + [{**row_dict(Row("OTHER", "mirage", "gcn", seed=s, distill_seed=0, status="ok",
+                           distilled_bytes=5), hp), "dataset.name": ""} for s in range(5)])
     match_budget(cfg, plain)
     assert plain["distiller"]["budget_bytes"] == 777

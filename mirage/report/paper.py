@@ -191,7 +191,7 @@ def _not_measured(cell: pd.Series) -> str:
 
 def unmeasured_notes(cells: pd.DataFrame, dataset: str, roles: Roles) -> str:
     """One line per (arm, reason) of the dataset's cells without an ok row."""
-    d = cells[(cells["dataset"] == dataset) & (cells["error"] != "")]
+    d = cells[(cells["dataset"] == dataset) & (cells["n"] == 0)]
     notes = {f"- {roles.label(r['arm'])}: {_not_measured(r)}: {r['error']}"
              for _, r in d.iterrows()}
     return "\n".join(sorted(notes))
