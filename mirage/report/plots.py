@@ -81,11 +81,11 @@ def auc_vs_bytes(cells: pd.DataFrame, datasets: Sequence[str], out: Path,
 
 
 def distill_time(cells: pd.DataFrame, arms: Sequence[str], datasets: Sequence[str],
-                 out: Path) -> None:
+                 out: Path, full: str | None = None) -> None:
     """Median distillation seconds (log) per arm and dataset, for the arms that make their own
-    set (not drawn to another's bytes); the full split is not distilled."""
+    set (not drawn to another's bytes); ``full``, the whole split, is not distilled."""
     plt = pyplot()
-    d = cells[(cells["distill_time_s"] > 0) & ~cells["budgeted"]]
+    d = cells[(cells["distill_time_s"] > 0) & ~cells["budgeted"] & (cells["arm"] != full)]
     datasets = in_order(datasets, d["dataset"])
     arms = in_order(arms, d["arm"])
     fig, ax = plt.subplots(figsize=(10, 4.5))

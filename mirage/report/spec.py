@@ -151,7 +151,7 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
                 + markdown_table(header, rows, bold) + "\n")
             written.append(out / "headline.md")
         plots.auc_vs_bytes(cells, datasets, out / "auc_vs_bytes.png")
-        plots.distill_time(cells, arms, datasets, out / "distill_time.png")
+        plots.distill_time(cells, arms, datasets, out / "distill_time.png", roles.full)
         return [*written, out / "auc_vs_bytes.png", out / "distill_time.png"]
     if kind == "paper_ablation":
         written = paper.ablation_tables(df, spec["column"], name, out)
