@@ -5,7 +5,7 @@ swap the per-class rule (:attr:`Herding.select`) and keep the target GNN.
 The embeddings are the pooled readouts of the evaluation GNN (the target model, as the Mirage
 paper's herding baseline) after training it on the whole training split, so the set depends on
 the model (``uses_model``: one set per model config) and ``distill_time_s`` includes that
-training.
+training, also when the trained GNN is reused from an earlier distiller (KCenter's).
 """
 
 from __future__ import annotations
@@ -109,7 +109,15 @@ class Herding(Distiller):
     def target_embeddings(self, train: TrainSplit, seed: int,
                           ctx: DistillContext) -> tuple[Tensor, float]:
         """The target GNN (``ctx.model``) trained on the whole training split: its pooled
-        readouts ``[graphs, hidden]`` of the training graphs and its last epoch's loss."""
+        readouts ``[graphs, hidden]`` of the training graphs and its last epoch's loss. Trained
+        once per model config, training settings and seed (:meth:`DistillContext.reuse`): every
+        subclass with the same settings gets the same GNN, and its loss curve is logged once."""
+        parts = {"model": dict(ctx.model or {}), "epochs": self.epochs, "lr": self.lr,
+                 "batch_size": self.batch_size, "seed": seed}
+        out = ctx.reuse("target_gnn", parts, lambda: self._train_target(train, seed, ctx))
+        return out["embeddings"], out["loss"]
+
+    def _train_target(self, train: TrainSplit, seed: int, ctx: DistillContext) -> dict:
         torch.manual_seed(seed)
         model = build_model(ctx.model, train.features, train.num_classes).to(ctx.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
@@ -122,4 +130,5 @@ class Herding(Distiller):
                                ctx.device)
             if epoch % every == 0 or epoch == self.epochs:
                 ctx.log({"epoch": epoch, "loss": loss})
-        return graph_embeddings(model, list(train.graphs), ctx.device), loss
+        return {"embeddings": graph_embeddings(model, list(train.graphs), ctx.device),
+                "loss": loss}

@@ -20,7 +20,9 @@ def stable_hash(obj: Any) -> str:
 # before them: at that value a key is left out of config hashes and cache keys, so earlier rows
 # and artifacts still match (resume and the cache survive the addition). Its CSV column stays.
 ADDED_LATER: dict[str, Any] = {"budget_bytes": None, "cont_bins": None, "coverage": None,
-                               "readout_weight": 0.0}
+                               "readout_weight": 0.0, "root_weight": None,
+                               "sample": "trees", "budget_split": "support",
+                               "real_share": 0.0, "rank": "support"}
 
 
 def settings(distiller_cfg: dict[str, Any]) -> dict[str, Any]:

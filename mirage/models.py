@@ -2,9 +2,10 @@
 
 ``GNN.forward(batch)`` takes a PyG ``Batch`` with ``x`` (LongTensor [N, C], categorical),
 optional ``x_cont`` (FloatTensor [N, D]), ``edge_index`` [2, E], optional ``edge_attr``
-(LongTensor [E, C_e]), ``batch`` [N] and optional ``pool_mask`` (BoolTensor [N]). It returns logits
-``[num_graphs, num_classes]``. When ``pool_mask`` is present, the readout pools only the masked
-nodes (Mirage's tree roots); otherwise all nodes.
+(LongTensor [E, C_e]), ``batch`` [N], optional ``pool_mask`` (BoolTensor [N]) and optional
+``pool_weight`` (FloatTensor [P], one per pooled node). It returns logits ``[num_graphs,
+num_classes]``. When ``pool_mask`` is present, the readout pools only the masked nodes (Mirage's
+tree roots); otherwise all nodes. ``pool_weight`` makes the readout a weighted sum (or mean).
 
 GCN normalises with each node's degree: ``deg`` (LongTensor [N], the degree in the source graph
 before any self-loop) when the batch carries it, else the in-degree of ``edge_index``. Carrying
@@ -187,7 +188,14 @@ class GNN(nn.Module):
         mask = data.get("pool_mask")
         if mask is not None:
             h, batch = h[mask], batch[mask]
-        return self.pool(h, batch, size=num_graphs)
+        weight = data.get("pool_weight")
+        if weight is None:
+            return self.pool(h, batch, size=num_graphs)
+        # Each pooled node stands for ``weight`` nodes: a weighted sum, or a weighted mean.
+        total = global_add_pool(h * weight.view(-1, 1), batch, size=num_graphs)
+        if self.pool is global_add_pool:
+            return total
+        return total / global_add_pool(weight.view(-1, 1), batch, size=num_graphs).clamp(min=1e-12)
 
 
 def build_model(cfg: Any, features: FeatureSpec, num_classes: int) -> GNN:

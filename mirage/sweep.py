@@ -218,8 +218,11 @@ def apply_to_each_option(argv: Sequence[str], groups: Sequence[str]) -> list[str
             out.append(arg)
             continue
         key = override.key_or_group
+        # null cannot be a sweep choice; it stays a plain override (the key must then exist in
+        # the group's default option, as before this rewrite).
         if (override.type == OverrideType.CHANGE and override.value_type == ValueType.ELEMENT
-                and override.package is None and "." in key and key.split(".")[0] in groups):
+                and override.package is None and "." in key and key.split(".")[0] in groups
+                and override.value() is not None):
             arg = f"{key}=choice({arg.split('=', 1)[1]})"
         out.append(arg)
     return out

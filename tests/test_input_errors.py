@@ -159,3 +159,13 @@ def test_a_key_a_swept_option_lacks_names_both(tmp_path: Path) -> None:
     (line,) = _errors(out)
     assert "distiller.gpc=2 cannot apply to distiller=mirage, which has no key 'gpc'" in line
     assert not (tmp_path / "results").exists()
+
+
+def test_a_null_override_in_a_multirun_is_applied_not_swept(tmp_path: Path) -> None:
+    """``distiller.root_weight=null`` cannot be a sweep choice; in a multirun it stays a plain
+    override and every job gets it."""
+    out = _run(tmp_path, *FAST, "distiller=mirage", "distiller.root_weight=null",
+               "distiller.budget_bytes=null", "model=gcn,gin", multirun=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = read_rows(tmp_path / "results" / "runs.csv")
+    assert len(rows) == 2 and all(r["status"] == "ok" for r in rows)

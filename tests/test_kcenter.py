@@ -51,3 +51,34 @@ def test_kcenter_trains_its_target_gnn_and_differs_from_herding() -> None:
     assert k.meta["per_class"] == h.meta["per_class"] == {0: 4, 1: 4}
     assert k.meta["target_final_loss"] == h.meta["target_final_loss"]  # one target GNN recipe
     assert k.meta["train_indices"] != h.meta["train_indices"]
+
+
+def test_kcenter_reuses_herdings_target_gnn_and_counts_its_time(tmp_path) -> None:
+    """Through the artifact cache, KCenter after herding trains no GNN: its set is the one it
+    makes alone, and its distillation time still includes the target GNN's training."""
+    from mirage.artifacts import distill_cached
+    from mirage.data import GraphDataset
+
+    graphs = make_graphs(60, 8, 3, seed=0)
+    for i, g in enumerate(graphs):
+        g.y = torch.tensor([i % 2])
+    data = GraphDataset("synthetic", graphs, graphs[:4], graphs[4:8], 2, FeatureSpec((3,)), "h")
+    herding = {"_target_": "baselines.herding.Herding", "name": "herding", "gpc": 4, "epochs": 3}
+    kc = {**herding, "_target_": "baselines.kcenter.KCenter", "name": "kcenter"}
+    ctx = DistillContext(model=MODEL)
+    h = distill_cached(data, herding, 0, {"name": "synthetic"}, tmp_path / "a", ctx)
+    shared = distill_cached(data, kc, 0, {"name": "synthetic"}, tmp_path / "a", ctx)
+    alone = distill_cached(data, kc, 0, {"name": "synthetic"}, tmp_path / "b", ctx)
+    assert h.data.meta["reused_s"] == alone.data.meta["reused_s"] == 0.0
+    assert shared.data.meta["reused_s"] > 0.0  # herding's training, counted in
+    assert shared.seconds >= shared.data.meta["reused_s"]
+    assert shared.data.meta["train_indices"] == alone.data.meta["train_indices"]
+    assert shared.data.meta["target_final_loss"] == alone.data.meta["target_final_loss"]
+    # Another GNN, seed or another dataset's split: a GNN of its own.
+    for other in (distill_cached(data, kc, 1, {"name": "synthetic"}, tmp_path / "a", ctx),
+                  distill_cached(data, kc, 0, {"name": "synthetic"}, tmp_path / "a",
+                                 DistillContext(model={**MODEL, "hidden": 8})),
+                  distill_cached(GraphDataset("synthetic", graphs, graphs[:4], graphs[4:8], 2,
+                                              FeatureSpec((3,)), "other split"),
+                                 kc, 0, {"name": "synthetic"}, tmp_path / "a", ctx)):
+        assert other.data.meta["reused_s"] == 0.0

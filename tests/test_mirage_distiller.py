@@ -18,7 +18,7 @@ from torch_geometric.data import Data
 from mirage.data import FeatureSpec, TrainSplit
 from mirage.distill.base import DistilledSet, build_distiller, nbytes
 from mirage.distill.distiller import Mirage, min_support
-from mirage.errors import ConfigError
+from mirage.errors import ConfigError, InfeasibleError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -230,6 +230,11 @@ def test_fraction_rounds_up_without_float_noise() -> None:
     ({"coverage": "most"}, "distiller.coverage"),
     ({"coverage": 0.5, "budget_bytes": 1000}, "distiller.coverage"),
     ({"cont_bins": -3}, "distiller.cont_bins"),
+    ({"root_weight": "mean"}, "distiller.root_weight"),
+    ({"sample": "graphs"}, "distiller.sample"),
+    ({"budget_split": "equal"}, "distiller.budget_split"),
+    ({"real_share": 1.0}, "distiller.real_share"),
+    ({"real_share": 0.5}, "distiller.real_share"),  # needs a budget
 ])
 def test_bad_hyperparameters_name_the_key(params: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(key)):
@@ -498,3 +503,150 @@ def test_a_class_whose_first_level_alone_exceeds_the_budget_is_an_error() -> Non
     data = TrainSplit("ties", graphs, 2, FeatureSpec((42,)))
     with pytest.raises(ConfigError, match="one support level of every class"):
         Mirage(hops=1, threshold=1, budget_bytes=600).distill(data, seed=0)
+
+
+# ----------------------------------------------------------------------------- issue 29 options
+
+def _prefixes_of_rank_order(out: DistilledSet, everything: DistilledSet) -> None:
+    kept, full = _by_class(out), _by_class(everything)
+    for cls, rows in kept.items():
+        for (_, a), (_, b) in zip(rows, full[cls], strict=False):
+            assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
+
+
+@pytest.mark.parametrize("budget", [1500, 4000])
+def test_even_split_gives_every_class_the_same_share(budget: int) -> None:
+    """Each class keeps the longest prefix of its rank order within budget / classes bytes, and
+    one more sample would not fit in that share; the support split (the original) gives the
+    classes unequal bytes on the same data."""
+    data = synthetic(sizes=(6, 12, 24))
+    out = Mirage(hops=1, threshold=1, max_size=2, budget_bytes=budget,
+                 budget_split="even").distill(data, seed=0)
+    everything = Mirage(hops=1, threshold=1, max_size=2).distill(data, seed=0)
+    share = budget / 3
+    kept, full = _by_class(out), _by_class(everything)
+    for cls, rows in full.items():
+        got = kept.get(cls, [])
+        used = nbytes([g for _, g in got])
+        assert used <= share
+        if len(got) < len(rows):
+            assert used + nbytes([rows[len(got)][1]]) > share
+    _prefixes_of_rank_order(out, everything)
+    assert out.nbytes() == out.meta["budget"]["used"]
+
+
+def _root_forms(d: Data, roots: list[int] | None = None) -> set[tuple]:
+    """Depth-1 trees (root label, sorted (edge label, child label)) rooted at ``roots`` (every
+    node with a child), edges child -> parent as in a sample (both ways in a real graph)."""
+    kids: dict[int, list[tuple[int, int]]] = {}
+    for e, (a, b) in enumerate(d.edge_index.t().tolist()):
+        kids.setdefault(b, []).append((int(d.edge_attr[e, 0]), int(d.x[a, 0])))
+    roots = [v for v in range(d.num_nodes) if kids.get(v)] if roots is None else roots
+    return {(int(d.x[v, 0]), tuple(sorted(kids.get(v, [])))) for v in roots}
+
+
+def test_graph_samples_are_real_class_graphs_holding_the_tree_set() -> None:
+    """sample=graph: every sample is a training graph of its class (features and edges as
+    given, pooled over every node) that holds the sample's tree set, a new one while the set
+    has holders not yet taken; cheaper keeps for each set the smaller of its trees and such a
+    graph."""
+    data = synthetic()
+    unique = {(tuple(g.x.view(-1).tolist()), tuple(g.edge_index.view(-1).tolist()),
+               tuple(g.edge_attr.view(-1).tolist())): g for g in data.graphs}
+    data = TrainSplit("synthetic", list(unique.values()), data.num_classes, data.features)
+    trees = Mirage(hops=1, threshold=3, max_size=2).distill(data, seed=0)
+    graphs = Mirage(hops=1, threshold=3, max_size=2, sample="graph").distill(data, seed=0)
+    assert graphs.num_graphs == trees.num_graphs and graphs.support == trees.support
+    seen = set()
+    for tree_sample, g in zip(trees.samples, graphs.samples, strict=True):
+        assert "pool_mask" not in g and int(g.y) == int(tree_sample.y)
+        match = [i for i, real in enumerate(data.graphs)
+                 if torch.equal(real.x, g.x) and torch.equal(real.edge_index, g.edge_index)]
+        assert match and int(data.graphs[match[0]].y) == int(g.y)
+        sub = _root_forms(tree_sample, tree_sample.pool_mask.nonzero().view(-1).tolist())
+        assert sub <= _root_forms(g)  # the graph holds the sample's tree set
+        if match[0] in seen:  # a repeat only once every holder of the class is taken
+            holders = {i for i, real in enumerate(data.graphs)
+                       if int(real.y) == int(g.y) and sub <= _root_forms(real)}
+            assert holders <= seen
+        seen.add(match[0])
+    cheaper = Mirage(hops=1, threshold=3, max_size=2, sample="cheaper").distill(data, seed=0)
+    for a, b, c in zip(trees.samples, graphs.samples, cheaper.samples, strict=True):
+        assert nbytes([c]) <= nbytes([a]) and c.pool_mask.all() == (nbytes([b]) + c.num_nodes
+                                                                    < nbytes([a]))
+
+
+@pytest.mark.parametrize("rule", ["size", "count"])
+def test_root_weights_add_up_to_the_class_mean_size(rule: str) -> None:
+    data = synthetic()
+    out = Mirage(hops=1, threshold=3, max_size=2, root_weight=rule).distill(data, seed=0)
+    plain = Mirage(hops=1, threshold=3, max_size=2).distill(data, seed=0)
+    for g, p in zip(out.samples, plain.samples, strict=True):
+        mean = np.mean([r.num_nodes for r in data.graphs if int(r.y) == int(g.y)])
+        assert g.pool_weight.shape == (int(g.pool_mask.sum()),)
+        assert float(g.pool_weight.sum()) == pytest.approx(mean, rel=1e-5)
+        if rule == "size":
+            assert torch.allclose(g.pool_weight, g.pool_weight[0].expand_as(g.pool_weight))
+        assert nbytes([g]) == nbytes([p]) + 4 * g.pool_weight.numel()  # counted in the bytes
+
+
+def test_real_share_fills_the_rest_of_the_budget_with_real_graphs_in_turns() -> None:
+    """The tree sets fit in (1 - real_share) of the budget, real training graphs of each class
+    (their own label, pooled over every node) fill the rest, no class favoured by size; the
+    graphs follow the seed, the tree sets do not."""
+    data = synthetic()
+    out = Mirage(hops=1, threshold=1, max_size=2, budget_bytes=3000,
+                 real_share=0.5).distill(data, seed=0)
+    trees = [g for g in out.samples if not g.pool_mask.all()]
+    real = [g for g in out.samples if g.pool_mask.all()]
+    assert nbytes(trees) <= 1500 and out.nbytes() == out.meta["budget"]["used"] <= 3000
+    assert len(real) == out.meta["budget"]["real_graphs"] > 0
+    for g in real:
+        match = [r for r in data.graphs if torch.equal(r.x, g.x)
+                 and torch.equal(r.edge_index, g.edge_index)]
+        assert match and int(match[0].y) == int(g.y)
+    per_class = Counter(int(g.y) for g in real)
+    assert max(per_class.values()) - min(per_class.values()) <= 1 and len(per_class) == 3
+    other = Mirage(hops=1, threshold=1, max_size=2, budget_bytes=3000,
+                   real_share=0.5).distill(data, seed=1)
+    other_trees = [g for g in other.samples if not g.pool_mask.all()]
+    assert len(other_trees) == len(trees)
+    assert all(torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
+               for a, b in zip(trees, other_trees, strict=True))
+    assert any(not torch.equal(a.x, b.x) or not torch.equal(a.edge_index, b.edge_index)
+               for a, b in zip(real, [g for g in other.samples if g.pool_mask.all()],
+                               strict=False))
+
+
+@pytest.mark.parametrize("budget", [3000, 10**6])  # a cut, and every positive tree
+def test_contrast_keeps_the_trees_most_specific_to_each_class_first(budget: int) -> None:
+    """rank=contrast: single trees, in order of (share of the class's graphs holding the tree)
+    minus (the largest share in another class), all positive, brute-forced from the graphs;
+    each class within an equal share of the budget. The class markers (held by every graph of
+    their class and no other) come first."""
+    data = synthetic()
+    out = Mirage(hops=1, threshold=1, budget_bytes=budget, rank="contrast").distill(data, seed=0)
+    forms = [_root_forms(g) for g in data.graphs]
+    labels = [int(g.y) for g in data.graphs]
+
+    def share(form: tuple, cls: int) -> float:
+        mine = [f for f, y in zip(forms, labels, strict=True) if y == cls]
+        return sum(form in f for f in mine) / len(mine)
+
+    for cls, rows in _by_class(out).items():
+        assert nbytes([g for _, g in rows]) <= budget / 3
+        contrast = []
+        for _, g in rows:
+            assert int(g.pool_mask.sum()) == 1  # single trees
+            (form,) = _root_forms(g, g.pool_mask.nonzero().view(-1).tolist())
+            contrast.append(share(form, cls) - max(share(form, o) for o in range(3) if o != cls))
+        assert all(c > 0 for c in contrast) and contrast == sorted(contrast, reverse=True)
+        assert contrast[0] == 1.0 and 2 + cls in rows[0][1].x.view(-1).tolist()
+
+
+def test_contrast_budget_too_small_for_a_tree_is_infeasible_or_keeps_the_first() -> None:
+    data = synthetic()
+    with pytest.raises(InfeasibleError, match="cannot hold one tree of class"):
+        Mirage(hops=1, budget_bytes=10, rank="contrast").distill(data, seed=0)
+    out = Mirage(hops=1, budget_bytes=1e-6, rank="contrast").distill(data, seed=0)
+    assert sorted(int(g.y) for g in out.samples) == [0, 1, 2]  # each class's first tree

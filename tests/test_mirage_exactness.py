@@ -11,7 +11,7 @@ from torch_geometric.data import Batch, Data
 
 from mirage.data import FeatureSpec, TrainSplit
 from mirage.distill.distiller import Mirage
-from mirage.distill.trees import computation_tree, union_of
+from mirage.distill.trees import computation_tree, ego_tree, union_of
 from mirage.models import build_model
 
 FEATURES = FeatureSpec((3, 2), 0, (2, 3))
@@ -41,13 +41,15 @@ def make_model(conv: str, layers: int, jk: str = "last") -> torch.nn.Module:
     return build_model(OmegaConf.create(cfg), FEATURES, 2).double().eval()
 
 
-def tree_batch(graphs: list[Data], hops: int, with_degree: bool) -> tuple[Batch, np.ndarray]:
-    """One tree sample per non-isolated node, batched; and those nodes (union indices)."""
+def tree_batch(graphs: list[Data], hops: int, with_degree: bool,
+               build=computation_tree) -> tuple[Batch, np.ndarray]:
+    """One tree sample per non-isolated node, batched; and those nodes (union indices).
+    ``build``: the unrolled tree, or :func:`ego_tree`."""
     u = union_of(graphs)
     roots = np.flatnonzero(~u.isolated)
     samples = []
     for v in roots:
-        t = computation_tree(u.in_edges, int(v), hops)
+        t = build(u.in_edges, int(v), hops)
         nodes = torch.from_numpy(t.nodes)
         s = Data(x=u.x[nodes], edge_index=torch.from_numpy(t.edge_index),
                  edge_attr=u.edge_attr[torch.from_numpy(t.edge_ids)],
@@ -60,11 +62,12 @@ def tree_batch(graphs: list[Data], hops: int, with_degree: bool) -> tuple[Batch,
 
 @torch.no_grad()
 def root_and_full_embeddings(conv: str, layers: int, hops: int, with_degree: bool,
-                             seed: int = 0, jk: str = "last") -> tuple[torch.Tensor, torch.Tensor]:
+                             seed: int = 0, jk: str = "last", build=computation_tree
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
     graphs = random_graphs(seed)
     model = make_model(conv, layers, jk)
     full = model.node_embeddings(Batch.from_data_list(graphs))
-    batch, roots = tree_batch(graphs, hops, with_degree)
+    batch, roots = tree_batch(graphs, hops, with_degree, build)
     return model.node_embeddings(batch)[batch.pool_mask], full[torch.from_numpy(roots)]
 
 
@@ -81,6 +84,22 @@ def test_root_embedding_equals_full_graph(conv: str, layers: int, hops: int,
                                           with_degree: bool) -> None:
     on_trees, on_graphs = root_and_full_embeddings(conv, layers, hops, with_degree)
     torch.testing.assert_close(on_trees, on_graphs, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(("conv", "layers", "hops", "with_degree"), [
+    ("gin", 2, 2, False), ("gin", 2, 3, False), ("gat", 3, 3, False), ("gcn", 2, 2, True)])
+def test_ego_neighbourhood_gives_the_root_the_same_embedding(conv: str, layers: int, hops: int,
+                                                             with_degree: bool) -> None:
+    """ego_tree (every node once, in-edges of the nodes closer than the depth) is as exact as
+    the unrolled tree, and never larger on these dense little graphs."""
+    on_egos, on_graphs = root_and_full_embeddings(conv, layers, hops, with_degree,
+                                                  build=ego_tree)
+    torch.testing.assert_close(on_egos, on_graphs, rtol=1e-9, atol=1e-9)
+    u = union_of(random_graphs(0))
+    for v in np.flatnonzero(~u.isolated).tolist():
+        ego, tree = ego_tree(u.in_edges, v, hops), computation_tree(u.in_edges, v, hops)
+        assert len(set(ego.nodes.tolist())) == ego.nodes.size <= tree.nodes.size
+        assert ego.edge_ids.size <= tree.edge_ids.size
 
 
 @pytest.mark.parametrize("conv", ["gin", "gat", "gcn"])

@@ -66,3 +66,20 @@ def test_no_results_folder_is_named_after_a_work_item_and_no_lock_is_tracked() -
     tracked = subprocess.run(["git", "ls-files", "results"], cwd=ROOT, capture_output=True,
                              text=True, check=True).stdout.split()
     assert tracked and not [t for t in tracked if t.endswith(".lock")]
+
+
+@pytest.mark.parametrize("rule,label", [("budget2", "budget 0.02"), ("top10", "top 10")])
+def test_generic_rules_keep_their_committed_hashes(rule: str, label: str) -> None:
+    """A rule of the generic-default study states every option, so its committed rows stay
+    found when the distiller's defaults change (the generic default did, in issue 29)."""
+    from experiments.studies.generic_default import RULES, dataset_overrides
+    from mirage.report import paired, rows
+
+    committed = rows.load([RESULTS / "generic_default" / "runs.csv"])
+    mine = committed[(committed["distiller"] == "mirage") & (committed["dataset"] == "MUTAG")
+                     & (committed["model"] == "gcn") & (committed["status"] == "ok")]
+    hashes = set(mine[mine.apply(paired.rule_of, axis=1) == label]["config_hash"])
+    assert hashes, label
+    cfg = compose_cfg([*dataset_overrides("MUTAG", ROOT / "data" / "syn"), "distiller=mirage",
+                       "model=gcn", *RULES[rule]])
+    assert Job.of(cfg, validate(cfg)).base["config_hash"] in hashes

@@ -5,6 +5,8 @@ or test (no leakage by construction). It returns a :class:`DistilledSet`: a list
 samples in the dataset's own feature layout (see :mod:`mirage.data`). A sample may carry
 
 * ``pool_mask``: ``BoolTensor [num_nodes]``, the nodes the readout pools over (Mirage: tree roots);
+* ``pool_weight``: ``FloatTensor [P]``, one weight per pooled node: how many source nodes it
+  stands for in the readout (Mirage's ``root_weight``);
 * ``weight``: ``FloatTensor [1]``, a per-sample loss weight;
 * ``deg``: ``LongTensor [num_nodes]``, each node's degree in its source graph (exact GCN on trees);
 * ``x_soft`` / ``edge_soft`` in place of ``x`` / ``edge_attr``: ``FloatTensor [n, sum(cards)]``,
@@ -17,6 +19,7 @@ The training loop treats every set alike.
 from __future__ import annotations
 
 import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,11 +33,12 @@ from torch_geometric.loader import DataLoader
 from mirage.collated import Collated
 from mirage.data import TrainSplit
 from mirage.errors import ConfigError
+from mirage.keys import stable_hash
 from mirage.sources import write_atomic
 
 # The tensors a trainer needs; the byte accounting counts exactly these.
 SAMPLE_KEYS = ("x", "x_cont", "x_soft", "edge_index", "edge_attr", "edge_soft", "y", "weight",
-               "pool_mask", "deg")
+               "pool_mask", "pool_weight", "deg")
 
 
 def nbytes(graphs: Sequence[Data]) -> int:
@@ -122,13 +126,40 @@ def _ignore(_: dict[str, float]) -> None:
 class DistillContext:
     """What the harness lends a distiller besides the data: where to compute, whether to show a
     progress bar, where its loss curve goes (one ``log({...})`` per logged iteration: the run log
-    and W&B), and the evaluation GNN's config (read only by a distiller whose set depends on it,
-    ``uses_model = True``, such as herding)."""
+    and W&B), the evaluation GNN's config (read only by a distiller whose set depends on it,
+    ``uses_model = True``, such as herding), and a store for intermediate results that several
+    distillers share (:meth:`reuse`; ``store=None``: nothing is kept).
+
+    ``scope`` is what the store's keys add to a distiller's own: the dataset and its split, so
+    that a result is never reused across data. ``reused_s`` adds up the seconds that the reused
+    results once took, which the harness counts into the distillation time.
+    """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     progress: bool = False
     log: Callable[[dict[str, float]], None] = _ignore
     model: Mapping[str, Any] | None = None
+    store: Path | None = None
+    scope: Mapping[str, Any] = field(default_factory=dict)
+    reused_s: float = 0.0
+
+    def reuse(self, name: str, parts: Mapping[str, Any],
+              compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``compute()`` (a dict of tensors and plain values), or the copy stored under ``name``
+        and ``parts`` (everything the result depends on besides :attr:`scope`) by an earlier
+        call: herding and KCenter train the same target GNN once."""
+        if self.store is None:
+            return compute()
+        path = self.store / f"{name}-{stable_hash({**parts, 'scope': self.scope})}.pt"
+        if path.exists():
+            blob = torch.load(path, weights_only=True)
+            self.reused_s += blob["seconds"]
+            return blob["value"]
+        t0 = time.perf_counter()
+        value = compute()
+        blob = {"value": value, "seconds": time.perf_counter() - t0}
+        write_atomic(path, lambda tmp: torch.save(blob, tmp))
+        return value
 
 
 class Distiller(ABC):

@@ -10,10 +10,12 @@ in the full graph.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -29,6 +31,7 @@ from mirage.distill.trees import (
     ComputationTree,
     GraphUnion,
     computation_tree,
+    ego_tree,
     intern_rows,
     tree_ids,
     union_of,
@@ -38,6 +41,25 @@ from mirage.errors import ConfigError, DataError, InfeasibleError
 log = logging.getLogger(__name__)
 
 SAMPLING = ("uniform", "frequency")
+ROOT_WEIGHTS = ("size", "count")
+SAMPLES = ("trees", "ego", "graph", "cheaper")
+BUDGET_SPLITS = ("support", "even")
+RANKS = ("support", "contrast")
+
+
+@dataclass
+class _Class:
+    """One class's share of the mining: what its samples are built from."""
+
+    cls: int
+    union: GraphUnion
+    ids: np.ndarray  # [N] tree id of every node of the union
+    in_class: np.ndarray  # [N] bool: the node is a non-isolated node of this class
+    db: TransactionDB  # transaction i = the class's i-th training graph
+    graphs: Sequence[Data]  # the training graphs
+    members: np.ndarray  # [transactions] index into ``graphs`` of each transaction
+    sizes: np.ndarray  # [transactions] node count of each transaction's graph
+    used: set[int] = field(default_factory=set)  # graphs already a sample ("graph" samples)
 
 
 def _check_support(key: str, value: Any) -> int | float:
@@ -116,6 +138,29 @@ class Mirage(Distiller):
         coverage: per class, the fewest highest-ranked tree sets such that this fraction of the
             class's training graphs holds at least one of them (``max_patterns`` still caps the
             count; ``None``: off).
+        root_weight: how many source nodes each root stands for in the readout
+            (``pool_weight``), so that a sample pools at the scale of a real graph of its class:
+            ``"size"``: the class's mean graph size split evenly over the sample's roots;
+            ``"count"``: the same total split in proportion to how often each root's tree
+            occurs in the class's graphs that hold it; ``None``: weight 1 (the original).
+        sample: what stands for a tree set: ``"trees"``, its trees' disjoint union (the
+            original); ``"ego"``, the same with each tree stored as its root's neighbourhood
+            (:func:`~mirage.distill.trees.ego_tree`: the same root embeddings) where that takes
+            fewer nodes and edges than the unrolled tree; ``"graph"``, a real training graph of
+            the class that holds the set (the one nearest the class's median size not yet
+            taken), which keeps the global cues of a real graph; ``"cheaper"``, whichever of
+            trees and graph takes fewer bytes.
+        budget_split: how ``budget_bytes`` is shared between classes: ``"support"``, support
+            levels of all classes by relative support (see :meth:`_within_budget`);
+            ``"even"``, an equal share per class, filled in rank order.
+        real_share: the share of ``budget_bytes`` that goes to real training graphs once the
+            tree sets are in (the tree sets get the rest): the classes take turns adding their
+            next graph in a random order drawn from ``seed`` while it fits; a class stops at
+            its first graph that does not. ``0``: tree sets only (the original).
+        rank: which tree sets fill ``budget_bytes``: ``"support"``, the most frequent in the
+            class (the original); ``"contrast"``, single trees by how much more often the
+            class's graphs hold them than any other class's (share of graphs, higher first;
+            only trees ahead in their own class), each class an equal share of the budget.
     """
 
 
@@ -123,7 +168,9 @@ class Mirage(Distiller):
                  max_patterns: int | None = None, cross_class_filter: bool = False,
                  sampling: str = "uniform", carry_degree: bool = False,
                  budget_bytes: int | float | None = None, cont_bins: int | None = None,
-                 coverage: float | None = None) -> None:
+                 coverage: float | None = None, root_weight: str | None = None,
+                 sample: str = "trees", budget_split: str = "support",
+                 real_share: float = 0.0, rank: str = "support") -> None:
         self.hops = base.positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
@@ -144,6 +191,31 @@ class Mirage(Distiller):
         if self.coverage is not None and self.budget_bytes is not None:
             raise ConfigError("distiller.coverage and distiller.budget_bytes both choose how many "
                               "tree sets to keep; set one of them to null")
+        if root_weight is not None and root_weight not in ROOT_WEIGHTS:
+            raise ConfigError(f"distiller.root_weight must be one of {list(ROOT_WEIGHTS)} or "
+                              f"null, got {root_weight!r}")
+        self.root_weight = root_weight
+        if sample not in SAMPLES:
+            raise ConfigError(f"distiller.sample must be one of {list(SAMPLES)}, got {sample!r}")
+        self.sample = sample
+        if budget_split not in BUDGET_SPLITS:
+            raise ConfigError(f"distiller.budget_split must be one of {list(BUDGET_SPLITS)}, "
+                              f"got {budget_split!r}")
+        self.budget_split = budget_split
+        if isinstance(real_share, bool) or not isinstance(real_share, int | float) or not (
+                0 <= real_share < 1):
+            raise ConfigError(f"distiller.real_share must be a fraction in [0, 1), got "
+                              f"{real_share!r}")
+        if real_share and self.budget_bytes is None:
+            raise ConfigError("distiller.real_share needs distiller.budget_bytes (the bytes it "
+                              "takes a share of)")
+        self.real_share = float(real_share)
+        if rank not in RANKS:
+            raise ConfigError(f"distiller.rank must be one of {list(RANKS)}, got {rank!r}")
+        if rank == "contrast" and (self.budget_bytes is None or self.coverage is not None):
+            raise ConfigError("distiller.rank=contrast needs distiller.budget_bytes (and no "
+                              "distiller.coverage): the budget says how many trees to keep")
+        self.rank = rank
         self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
         if self.cont_bins == 1:
             raise ConfigError("distiller.cont_bins must be >= 2 (or null to ignore continuous "
@@ -159,7 +231,8 @@ class Mirage(Distiller):
 
     def distill(self, train: TrainSplit, seed: int,
                 ctx: DistillContext | None = None) -> DistilledSet:
-        """Mine ``train.graphs``; deterministic, so ``seed`` is unused."""
+        """Mine ``train.graphs``; deterministic, so ``seed`` is unused but for the order of
+        real graphs (``real_share``)."""
         if not train.graphs:
             raise DataError(f"dataset '{train.name}' has no training graphs to distill")
         timings: dict[str, float] = {}
@@ -179,24 +252,33 @@ class Mirage(Distiller):
         lap("union")
         ids = tree_ids(labels, union.edge_label, union.in_edges, self.hops)
         lap("trees")
+        tree_limit = None if limit is None else max(1, int(limit * (1 - self.real_share)))
 
         # One transaction per graph of a class; its items: trees of its non-isolated nodes.
         node_class = np.where(union.isolated, -1, graph_class[union.node_graph])
-        dbs, thresholds, mined, samples, stats = {}, {}, {}, {}, {}
+        graph_size = np.bincount(union.node_graph, minlength=graph_class.size)
+        held = (self._held(union, ids, graph_class, train.num_classes)
+                if self.rank == "contrast" else None)
+        dbs, views, thresholds, mined, samples, stats = {}, {}, {}, {}, {}, {}
         for cls in range(train.num_classes):
             in_class = graph_class == cls
             tx_of_graph = np.cumsum(in_class) - 1
             nodes = np.flatnonzero(node_class == cls)
             dbs[cls] = TransactionDB(tx_of_graph[union.node_graph[nodes]], ids[nodes],
                                      int(in_class.sum()))
+            members = np.flatnonzero(in_class)
+            views[cls] = view = _Class(cls, union, ids, node_class == cls, dbs[cls],
+                                       train.graphs, members, graph_size[members])
             thresholds[cls] = self._class_threshold(cls, dbs[cls].num_transactions)
             if self.coverage is not None:
                 mined[cls] = self._covering(dbs[cls], thresholds[cls])
             elif limit is None:
                 mined[cls] = dbs[cls].mine(thresholds[cls], self.max_size, self.max_patterns)
+            elif self.rank == "contrast":
+                share = tree_limit / train.num_classes
+                mined[cls], samples[cls] = self._contrasting(view, held, thresholds[cls], share)
             else:
-                mined[cls], samples[cls] = self._ranked(dbs[cls], thresholds[cls], union, ids,
-                                                        node_class == cls, cls, limit)
+                mined[cls], samples[cls] = self._ranked(view, thresholds[cls], tree_limit)
             stats[str(cls)] = {"transactions": dbs[cls].num_transactions,
                                "distinct_trees": int(dbs[cls].items.size),
                                "threshold": thresholds[cls],
@@ -204,9 +286,11 @@ class Mirage(Distiller):
         lap("mining")
 
         budget = None
-        if limit is not None:
+        if limit is not None and self.rank == "contrast":
+            budget = {"bytes": limit, "used": sum(base.nbytes(g) for g in samples.values())}
+        elif limit is not None:
             candidates = mined
-            mined, samples, used = self._within_budget(mined, samples, dbs, limit)
+            mined, samples, used = self._within_budget(mined, samples, dbs, tree_limit)
             budget = {"bytes": limit, "used": used}
             for cls, found in mined.items():
                 # The support threshold the budget set: the lowest support kept (or just above
@@ -225,9 +309,15 @@ class Mirage(Distiller):
         out, support = [], []
         for cls, found in kept.items():
             if limit is None:
-                samples[cls] = self._samples(union, ids, node_class == cls, cls, found)
+                samples[cls] = self._samples(views[cls], found)
             out.extend(samples[cls])
             support.extend(float(itemset.support) for itemset in found)
+        if self.real_share:
+            real = self._real_graphs(list(views.values()), seed, limit - base.nbytes(out))
+            out.extend(real)
+            support.extend([1.0] * len(real))  # a real graph holds itself
+            budget["used"] += base.nbytes(real)
+            budget["real_graphs"] = len(real)
         lap("samples")
 
         empty = [cls for cls, found in kept.items() if not found]
@@ -267,11 +357,141 @@ class Mirage(Distiller):
         return (intern_rows(np.column_stack([union.node_label, *codes])),
                 [e.tolist() for e in edges])
 
-    def _samples(self, union: GraphUnion, ids: np.ndarray, in_class: np.ndarray, cls: int,
-                 itemsets: list[Itemset]) -> list[Data]:
-        """One sample per itemset, in order."""
-        trees = self._representatives(union, ids, in_class, itemsets)
-        return [self._sample([trees[t] for t in s.items], union, cls) for s in itemsets]
+    def _samples(self, c: _Class, itemsets: list[Itemset]) -> list[Data]:
+        """One sample per itemset, in order (see :attr:`sample`)."""
+        if self.sample == "graph":
+            return [self._graph(c, self._holder(c, s)) for s in itemsets]
+        trees = self._representatives(c.union, c.ids, c.in_class, itemsets)
+        scale = None if self.root_weight is None else self._root_scale(c.union, c.ids, c.in_class)
+        out = [self._sample([trees[t] for t in s.items], c.union, c.cls,
+                            None if scale is None else self._weights(scale, list(s.items)))
+               for s in itemsets]
+        if self.sample == "cheaper":
+            for i, s in enumerate(itemsets):
+                index = self._holder(c, s)
+                graph = self._graph(c, index, pooled=True)
+                if base.nbytes([graph]) < base.nbytes([out[i]]):
+                    out[i] = graph
+                else:
+                    c.used.discard(index)
+        return out
+
+    @staticmethod
+    def _held(union: GraphUnion, ids: np.ndarray, graph_class: np.ndarray,
+              num_classes: int) -> np.ndarray:
+        """``[classes, trees]``: the share of each class's training graphs that hold each tree
+        (at a non-isolated node)."""
+        valid = ~union.isolated
+        width = int(ids.max(initial=0)) + 1
+        pairs = np.unique(union.node_graph[valid].astype(np.int64) * width + ids[valid])
+        graph, tree = pairs // width, pairs % width
+        sizes = np.bincount(graph_class, minlength=num_classes).astype(float)
+        return np.stack([np.bincount(tree[graph_class[graph] == c], minlength=width)
+                         / max(sizes[c], 1.0) for c in range(num_classes)])
+
+    def _contrasting(self, c: _Class, held: np.ndarray, floor: int,
+                     share: float) -> tuple[list[Itemset], list[Data]]:
+        """The class's single trees held by at least ``floor`` of its graphs, in order of
+        contrast (share of the class's graphs holding the tree minus the highest share in
+        another class; only positive), then support, then id: the longest prefix within
+        ``share`` bytes."""
+        own = held[c.cls]
+        others = np.delete(held, c.cls, axis=0).max(axis=0, initial=0.0)
+        count = np.rint(own * c.db.num_transactions).astype(np.int64)
+        score = own - others
+        cand = np.flatnonzero((score > 0) & (count >= floor))
+        order = cand[np.lexsort((cand, -count[cand], -score[cand]))]
+        found, samples, size = [], [], 0
+        for lo in range(0, order.size, 64):
+            chunk = [Itemset((int(t),), int(count[t])) for t in order[lo:lo + 64]]
+            for itemset, sample in zip(chunk, self._samples(c, chunk), strict=True):
+                size += base.nbytes([sample])
+                if size > share:
+                    return (found, samples) if found else self._first_only(c, itemset, sample,
+                                                                           share)
+                found.append(itemset)
+                samples.append(sample)
+        return found, samples
+
+    def _first_only(self, c: _Class, itemset: Itemset, sample: Data,
+                    share: float) -> tuple[list[Itemset], list[Data]]:
+        """A class whose first tree alone exceeds its share: an int budget (a size to compare
+        at) is infeasible; a fractional one (a target) keeps that tree, with a warning."""
+        problem = (f"distiller.budget_bytes={self.budget_bytes} cannot hold one tree of class "
+                   f"{c.cls}: its first takes {base.nbytes([sample])} bytes of a "
+                   f"{int(share)}-byte share")
+        if isinstance(self.budget_bytes, int):
+            raise InfeasibleError(f"{problem}; raise it")
+        log.warning("mirage: %s; keeping it (an int budget makes this an error)", problem)
+        return [itemset], [sample]
+
+    def _real_graphs(self, views: list[_Class], seed: int, room: int) -> list[Data]:
+        """Real training graphs within ``room`` bytes: the classes take turns adding their next
+        graph in a random order; a class stops at its first graph that does not fit (so small
+        graphs are not favoured). With an all-true ``pool_mask`` beside tree samples."""
+        gen = torch.Generator().manual_seed(seed)
+        orders = [c.members[torch.randperm(len(c.members), generator=gen).numpy()].tolist()
+                  for c in views]
+        out, open_ = [], [True] * len(views)
+        for turn in itertools.zip_longest(*orders):
+            for k, index in enumerate(turn):
+                if index is None or not open_[k]:
+                    continue
+                graph = self._graph(views[k], index, pooled=self.sample != "graph")
+                if (size := base.nbytes([graph])) > room:
+                    open_[k] = False
+                    continue
+                room -= size
+                out.append(graph)
+        return out
+
+    @staticmethod
+    def _holder(c: _Class, itemset: Itemset) -> int:
+        """The class's training graph that holds ``itemset`` with the size nearest the class's
+        median, not yet taken (any holder once all are); marked as taken."""
+        bits = c.db.holders(itemset.items)
+        holders = [t for t in range(c.db.num_transactions) if bits >> t & 1]
+        median = float(np.median(c.sizes))
+        holders.sort(key=lambda t: (abs(float(c.sizes[t]) - median), t))
+        free = [t for t in holders if int(c.members[t]) not in c.used] or holders
+        c.used.add(index := int(c.members[free[0]]))
+        return index
+
+    def _graph(self, c: _Class, index: int, pooled: bool = False) -> Data:
+        """Training graph ``index`` as a sample of class ``c``; ``pooled``: with an all-true
+        ``pool_mask`` (and unit ``pool_weight`` when roots are weighted), so that it batches
+        with tree samples."""
+        g = c.graphs[index]
+        out = Data(x=g.x, edge_index=g.edge_index, y=torch.tensor([c.cls]),
+                   num_nodes=int(g.num_nodes))
+        for key in ("edge_attr", "x_cont"):
+            if g.get(key) is not None:
+                out[key] = g[key]
+        if pooled:
+            out.pool_mask = torch.ones(out.num_nodes, dtype=torch.bool)
+            if self.root_weight is not None:
+                out.pool_weight = torch.ones(out.num_nodes)
+        if self.carry_degree and pooled:
+            out.deg = torch.bincount(g.edge_index[1], minlength=out.num_nodes)
+        return out
+
+    def _weights(self, scale: tuple[float, np.ndarray], items: list[int]) -> np.ndarray:
+        """Root weights of a sample of trees ``items``: they add up to the class's mean size."""
+        size, per_tree = scale
+        share = np.ones(len(items)) if self.root_weight == "size" else per_tree[items]
+        return size * share / share.sum()
+
+    def _root_scale(self, union: GraphUnion, ids: np.ndarray,
+                    in_class: np.ndarray) -> tuple[float, np.ndarray]:
+        """The class's mean graph size (nodes, isolated ones included: a real graph pools them
+        too) and, per tree id, its mean number of nodes in the class's graphs that hold it."""
+        graphs = np.unique(union.node_graph[in_class])
+        size = float(np.isin(union.node_graph, graphs).sum() / max(graphs.size, 1))
+        nodes = np.flatnonzero(in_class)
+        count = np.bincount(ids[nodes], minlength=int(ids.max(initial=0)) + 1)
+        pairs = np.unique(union.node_graph[nodes].astype(np.int64) * count.size + ids[nodes])
+        holders = np.bincount(pairs % count.size, minlength=count.size)
+        return size, count / np.maximum(holders, 1)
 
     def _growing(self, db: TransactionDB, floor: int,
                  cap: int | None) -> Iterator[tuple[list[Itemset], bool]]:
@@ -303,13 +523,12 @@ class Mirage(Distiller):
                     return kept
         return kept
 
-    def _ranked(self, db: TransactionDB, floor: int, union: GraphUnion, ids: np.ndarray,
-                in_class: np.ndarray, cls: int, limit: int) -> tuple[list[Itemset], list[Data]]:
+    def _ranked(self, c: _Class, floor: int, limit: int) -> tuple[list[Itemset], list[Data]]:
         """The class's itemsets of support ``>= floor`` in rank order with their samples, cut
         where they alone exceed ``limit`` bytes (no lower support level could then fit)."""
         found, samples, size = [], [], 0
-        for new, exhausted in self._growing(db, floor, None):
-            fresh = self._samples(union, ids, in_class, cls, new)
+        for new, exhausted in self._growing(c.db, floor, None):
+            fresh = self._samples(c, new)
             found, samples, size = found + new, samples + fresh, size + base.nbytes(fresh)
             if exhausted:
                 break
@@ -345,7 +564,17 @@ class Mirage(Distiller):
         keep = dict.fromkeys(mined, 0)
         size = {cls: [base.nbytes([g]) for g in graphs] for cls, graphs in samples.items()}
         used = 0
-        for _, _, cls, end in sorted(levels):
+        if self.budget_split == "even":
+            # Every class the same share, filled in rank order (a level may be cut): a balanced
+            # set, as a random coreset is, whatever the classes' support levels.
+            share = limit / max(1, sum(1 for found in mined.values() if found))
+            for cls in mined:
+                total = np.cumsum(size[cls])
+                keep[cls] = int(np.searchsorted(total, share, side="right"))
+                used += int(total[keep[cls] - 1]) if keep[cls] else 0
+            # The fallback below keeps each class's first sample (not its first level).
+            levels = [(False, 0, cls, 1) for cls, found in mined.items() if found]
+        for _, _, cls, end in sorted(levels) if self.budget_split == "support" else ():
             # A level left out stays out: every later level of its class includes it.
             extra = sum(size[cls][keep[cls]:end])
             if used + extra <= limit:
@@ -393,10 +622,19 @@ class Mirage(Distiller):
             missing[found] = False
             first.update(zip(found.tolist(), at[index].tolist(), strict=True))
             lo, step = hi, 2 * step
-        return {t: computation_tree(union.in_edges, v, self.hops) for t, v in first.items()}
+        trees = {t: computation_tree(union.in_edges, v, self.hops) for t, v in first.items()}
+        if self.sample == "ego":
+            for t, v in first.items():
+                ego = ego_tree(union.in_edges, v, self.hops)
+                tree = trees[t]
+                if ego.nodes.size + ego.edge_ids.size < tree.nodes.size + tree.edge_ids.size:
+                    trees[t] = ego
+        return trees
 
-    def _sample(self, trees: list[ComputationTree], union: GraphUnion, cls: int) -> Data:
-        """Disjoint union of ``trees`` with the source graphs' features."""
+    def _sample(self, trees: list[ComputationTree], union: GraphUnion, cls: int,
+                weights: np.ndarray | None = None) -> Data:
+        """Disjoint union of ``trees`` with the source graphs' features; ``weights`` (one per
+        tree) become the roots' ``pool_weight``."""
         offsets = np.cumsum([0] + [t.nodes.size for t in trees[:-1]])
         nodes = torch.from_numpy(np.concatenate([t.nodes for t in trees]))
         edges = torch.from_numpy(np.concatenate(
@@ -411,4 +649,6 @@ class Mirage(Distiller):
             sample.x_cont = union.x_cont[nodes]
         if self.carry_degree:
             sample.deg = torch.from_numpy(union.in_edges.degree)[nodes]
+        if weights is not None:
+            sample.pool_weight = torch.from_numpy(weights).float()
         return sample

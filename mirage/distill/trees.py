@@ -291,3 +291,34 @@ def union_of(graphs: Sequence[Data]) -> GraphUnion:
         graph_y=table.y.numpy(),
         in_edges=InEdges.build(edge_index, table.num_nodes),
     )
+
+
+def ego_tree(in_edges: InEdges, root: int, depth: int) -> ComputationTree:
+    """The depth-``depth`` neighbourhood of ``root`` as a :class:`ComputationTree` whose nodes
+    are distinct: every node within ``depth`` hops once (breadth-first, ``depth`` = its
+    distance), and the in-edges of every node closer than ``depth``. A ``depth``-layer
+    message-passing GNN gives the root the same embedding here as on the unrolled tree: every
+    node it reads at layer ``l`` has all of its in-edges. On dense graphs it is far smaller
+    than the tree, whose walks repeat nodes."""
+    dist, order, frontier = {root: 0}, [root], [root]
+    for level in range(1, depth + 1):
+        nxt = []
+        for v in frontier:
+            for u in in_edges.src[in_edges.ptr[v]:in_edges.ptr[v + 1]].tolist():
+                if u not in dist:
+                    dist[u] = level
+                    order.append(u)
+                    nxt.append(u)
+        frontier = nxt
+    index = {v: i for i, v in enumerate(order)}
+    child, parent, eids = [], [], []
+    for v in order:
+        if dist[v] < depth:
+            lo, hi = int(in_edges.ptr[v]), int(in_edges.ptr[v + 1])
+            child += [index[u] for u in in_edges.src[lo:hi].tolist()]
+            parent += [index[v]] * (hi - lo)
+            eids += in_edges.eid[lo:hi].tolist()
+    return ComputationTree(nodes=np.array(order, dtype=np.int64),
+                           edge_index=np.array([child, parent], dtype=np.int64).reshape(2, -1),
+                           edge_ids=np.array(eids, dtype=np.int64),
+                           depth=np.array([dist[v] for v in order], dtype=np.int64))

@@ -123,8 +123,25 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
         table, values = tables.ablation(df, spec["column"])
         return _write(out, name, tables.ablation_text(table, spec["column"], values, name,
                                                        sources), table)
-    if kind in ("rule_selection", "rule_vs_random"):
+    if kind in ("rule_selection", "rule_vs_random", "rule_lodo", "rule_curve"):
         pairs = paired.paired(df).sort_values(["dataset", "rule", "model", "seed"])
+        if kind == "rule_curve":
+            table = paired.curve(pairs)
+            long = pd.concat([table.assign(distiller=who, bytes=table[f"{who}_bytes"],
+                                           auc=table[f"{who}_auc"] / 100,
+                                           std=table[f"{who}_std"] / 100)
+                              for who in ("mirage", "random")])
+            plots.budget_curve_plot(long, out / f"{name}.png")
+            return [*_write(out, name, paired.curve_table(table), table, fmt="%.6g", raw=True),
+                    out / f"{name}.png"]
+        if kind == "rule_lodo":
+            pairs = pairs[pairs["model"].isin(spec["models"])]
+            if rules := spec.get("rules"):
+                pairs = pairs[pairs["rule"].isin(rules)]
+            table = paired.lodo(pairs, spec["datasets"])
+            (out / f"{name}_summary.md").write_text(paired.lodo_summary(table))
+            return [*_write(out, name, paired.lodo_table(table), table, fmt="%.6g", raw=True),
+                    out / f"{name}_summary.md"]
         if kind == "rule_selection":
             return _write(out, name, paired.select_table(pairs), pairs, fmt="%.6g", raw=True)
         rules = spec.get("rules")

@@ -1,0 +1,107 @@
+"""The leave-one-dataset-out choice of Mirage's generic rule (mirage.report.paired.lodo) and the
+weighted readout its root weights use."""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+from mirage.data import FeatureSpec
+from mirage.models import GNN
+from mirage.report import paired
+
+# Validation margins (Mirage minus random, AUC) of two rules on three datasets. Left out d1, B
+# has the higher mean margin on d2 and d3; left out d2 or d3, A has it on the other two, by a
+# hair that the left-out dataset's own margin would reverse. Test margins are the opposite of
+# validation's, so a choice made on test picks the other rule.
+VAL = {("A", "d1"): 0.10, ("A", "d2"): -0.03, ("A", "d3"): -0.08,
+       ("B", "d1"): -0.01, ("B", "d2"): 0.01, ("B", "d3"): 0.01}
+
+
+def _pairs() -> pd.DataFrame:
+    rows = []
+    for (rule, dataset), margin in VAL.items():
+        for seed in range(3):
+            rows.append({"dataset": dataset, "rule": rule, "model": "gcn", "seed": seed,
+                         "val_auc_mirage": 0.7 + margin, "val_auc_random": 0.7,
+                         "test_auc_mirage": 0.7 - margin + 0.001 * seed,
+                         "test_auc_random": 0.7 + 0.001 * seed,
+                         "distilled_bytes_mirage": 100, "distilled_bytes_random": 120,
+                         "compression_ratio_mirage": 50.0})
+    return pd.DataFrame(rows)
+
+
+def test_each_dataset_is_scored_by_the_rule_the_others_chose_on_validation() -> None:
+    """Left out d1: B's mean margin on d2, d3 is higher. Left out d2 or d3: A's is. Were the
+    left-out dataset to vote, d2 and d3 would get B; were the choice made on test, every choice
+    would flip."""
+    table = paired.lodo(_pairs(), ["d1", "d2", "d3"]).set_index("dataset")
+    assert table["rule"].to_dict() == {"d1": "B", "d2": "A", "d3": "A"}
+    # The reported score is the left-out dataset's test margin under that rule.
+    assert table.loc["d1", "diff"] == pytest.approx(100 * 0.01)  # B's test margin on d1
+    assert table.loc["d2", "diff"] == pytest.approx(100 * 0.03)  # A's test margin on d2
+    assert table.loc["d2", "seeds"] == 3
+
+
+def test_a_rule_not_measured_on_every_other_dataset_or_below_20x_is_not_chosen() -> None:
+    pairs = _pairs()
+    c = pairs[(pairs["rule"] == "A") & (pairs["dataset"] != "d3")].assign(rule="C")
+    c["val_auc_mirage"] += 0.5  # the best by far, but not measured on d3
+    table = paired.lodo(pd.concat([pairs, c]), ["d1", "d2", "d3"]).set_index("dataset")
+    assert "C" not in set(table["rule"])
+    pairs.loc[pairs["rule"] == "B", "compression_ratio_mirage"] = 10.0
+    assert set(paired.lodo(pairs, ["d1", "d2", "d3"])["rule"]) == {"A"}
+    text = paired.lodo_table(paired.lodo(_pairs(), ["d1", "d2", "d3"]))
+    assert "| gcn | 3 of 3 |" in text
+
+
+def test_weighted_readout_counts_a_root_as_that_many_nodes() -> None:
+    """pool_weight w on a root pools it as w copies (sum) and leaves a mean with equal weights
+    unchanged."""
+    torch.manual_seed(0)
+    spec = FeatureSpec((3,))
+    star = Data(x=torch.tensor([[0], [1], [2]]), edge_index=torch.tensor([[1, 2], [0, 0]]),
+                pool_mask=torch.tensor([True, False, False]), num_nodes=3)
+    two = Data(x=torch.tensor([[0], [1], [2], [0], [1], [2]]),
+               edge_index=torch.tensor([[1, 2, 4, 5], [0, 0, 3, 3]]),
+               pool_mask=torch.tensor([True, False, False, True, False, False]), num_nodes=6)
+    for pool, conv in itertools.product(("sum", "mean"), ("gcn", "gin", "gat")):
+        model = GNN(features=spec, num_classes=2, conv=conv, hidden=8, num_layers=1, pool=pool)
+        model.eval()
+        weighted = Batch.from_data_list([star.clone().update({"pool_weight":
+                                                              torch.tensor([2.0])})])
+        assert torch.allclose(model.graph_embeddings(weighted),
+                              model.graph_embeddings(Batch.from_data_list([two])), atol=1e-6)
+
+
+def test_curve_says_where_mirage_is_below_random_beyond_the_interval() -> None:
+    pairs = _pairs()
+    table = paired.curve(pairs).set_index(["dataset", "rule"])
+    assert table.loc[("d1", "A"), "diff"] == pytest.approx(-10.0)  # test margin -0.10
+    text = paired.curve_table(paired.curve(pairs))
+    line = next(x for x in text.splitlines() if x.startswith("| d1 | gcn | A |"))
+    assert line.split("|")[-3].strip() == "no"
+    line = next(x for x in text.splitlines() if x.startswith("| d1 | gcn | B |"))
+    assert line.split("|")[-3].strip() == "yes"
+
+
+@pytest.mark.slow
+def test_generic_curve_pairs_mirage_with_random_at_its_bytes(tmp_path, monkeypatch) -> None:
+    """The curve study end to end on MUTAG, one budget, one seed, one epoch."""
+    from experiments.studies import generic_curve
+    from mirage.report import rows
+
+    monkeypatch.setitem(generic_curve.CURVES, "MUTAG",
+                        (["dataset=tu", "dataset.name=MUTAG"], (3000,)))
+    code = generic_curve.main(["--datasets", "MUTAG", "--seeds", "0", "--results-dir",
+                               str(tmp_path), "--", "train.epochs=1",
+                               f"cache_dir={tmp_path / 'cache'}"])
+    assert code == 0
+    table = paired.curve(paired.paired(rows.load([tmp_path / "runs.csv"])))
+    assert len(table) == 1 and table["rule"].iloc[0].startswith("budget 3000 B, roots x size")
+    mirage, random = table["mirage_bytes"].iloc[0], table["random_bytes"].iloc[0]
+    assert mirage <= 3000 and random >= mirage  # random at (at least) Mirage's own bytes
