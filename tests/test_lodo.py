@@ -102,6 +102,8 @@ def test_generic_curve_pairs_mirage_with_random_at_its_bytes(tmp_path, monkeypat
                                f"cache_dir={tmp_path / 'cache'}"])
     assert code == 0
     table = paired.curve(paired.paired(rows.load([tmp_path / "runs.csv"])))
-    assert len(table) == 1 and table["rule"].iloc[0].startswith("budget 3000 B, roots x size")
+    # the default rule of the curve: the generic default at this budget
+    assert len(table) == 1
+    assert table["rule"].iloc[0] == "budget 3000 B, ego samples, roots x size, contrast rank"
     mirage, random = table["mirage_bytes"].iloc[0], table["random_bytes"].iloc[0]
     assert mirage <= 3000 and random >= mirage  # random at (at least) Mirage's own bytes

@@ -92,28 +92,32 @@ def run(datasets: Sequence[str], rules: Sequence[str], models: Sequence[str],
         seeds: Sequence[int], results_dir: Path, syn_root: Path, extra: Sequence[str]) -> int:
     """Mirage under every rule, then random at its bytes, on every dataset; the worst exit code
     of the sweeps (a rule that cannot distil a dataset is reported and skipped)."""
-    from mirage.errors import ConfigError
-
     missing = [n for n in datasets if n in make_tu.SPECS
                and not (syn_root / "TU" / n / "raw").is_dir()]
     if missing:
         make_tu.main(["--out", str(syn_root), "--names", *missing])
     common = [f"model={','.join(models)}", f"seeds=[{','.join(map(str, seeds))}]",
               f"results_dir={results_dir}"]
-    worst = 0
-    for name in datasets:
-        for rule in rules:
-            base = [*dataset_overrides(name, syn_root), *extra]
-            try:
-                size = mirage_bytes([*base, *RULES[rule]])
-            except ConfigError as err:
-                print(f"{name} {rule}: {err}", flush=True)
-                worst = max(worst, 1)
-                continue
-            for distiller in (["distiller=mirage", *RULES[rule]],
-                              ["distiller=random", f"distiller.budget_bytes={size}"]):
-                worst = max(worst, sweep([*base, *distiller, *common]))
-    return worst
+    return max((against_random(f"{name} {rule}", [*dataset_overrides(name, syn_root), *extra],
+                               RULES[rule], common)
+                for name in datasets for rule in rules), default=0)
+
+
+def against_random(label: str, base: Sequence[str], rule: Sequence[str],
+                   common: Sequence[str]) -> int:
+    """Mirage under the ``rule`` overrides on ``base`` (the dataset's), then random at the bytes
+    of Mirage's set, both swept with ``common``; the worst exit code of the two sweeps, or 1
+    when Mirage cannot distil the data under the rule (reported as ``label``, skipped)."""
+    from mirage.errors import ConfigError
+
+    try:
+        size = mirage_bytes([*base, *rule])
+    except ConfigError as err:
+        print(f"{label}: {err}", flush=True)
+        return 1
+    return max([sweep([*base, *distiller, *common])
+                for distiller in (["distiller=mirage", *rule],
+                                  ["distiller=random", f"distiller.budget_bytes={size}"])])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

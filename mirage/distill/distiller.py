@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,21 @@ class _Class:
     graphs: Sequence[Data]  # the training graphs
     members: np.ndarray  # [transactions] index into ``graphs`` of each transaction
     sizes: np.ndarray  # [transactions] node count of each transaction's graph
+    scale: tuple[float, np.ndarray] | None  # Mirage._root_scale of the class (root_weight only)
     used: set[int] = field(default_factory=set)  # graphs already a sample ("graph" samples)
+
+    @cached_property
+    def median_size(self) -> float:
+        return float(np.median(self.sizes))
+
+
+def _holding(union: GraphUnion, ids: np.ndarray,
+             nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every distinct (graph, tree id) pair of the nodes selected by the mask ``nodes``: which
+    graph holds which tree, once however many of its nodes have it."""
+    width = int(ids.max(initial=0)) + 1
+    pairs = np.unique(union.node_graph[nodes].astype(np.int64) * width + ids[nodes])
+    return pairs // width, pairs % width
 
 
 def _check_support(key: str, value: Any) -> int | float:
@@ -267,8 +282,10 @@ class Mirage(Distiller):
             dbs[cls] = TransactionDB(tx_of_graph[union.node_graph[nodes]], ids[nodes],
                                      int(in_class.sum()))
             members = np.flatnonzero(in_class)
+            scale = (None if self.root_weight is None
+                     else self._root_scale(union, ids, node_class == cls))
             views[cls] = view = _Class(cls, union, ids, node_class == cls, dbs[cls],
-                                       train.graphs, members, graph_size[members])
+                                       train.graphs, members, graph_size[members], scale)
             thresholds[cls] = self._class_threshold(cls, dbs[cls].num_transactions)
             if self.coverage is not None:
                 mined[cls] = self._covering(dbs[cls], thresholds[cls])
@@ -362,9 +379,8 @@ class Mirage(Distiller):
         if self.sample == "graph":
             return [self._graph(c, self._holder(c, s)) for s in itemsets]
         trees = self._representatives(c.union, c.ids, c.in_class, itemsets)
-        scale = None if self.root_weight is None else self._root_scale(c.union, c.ids, c.in_class)
         out = [self._sample([trees[t] for t in s.items], c.union, c.cls,
-                            None if scale is None else self._weights(scale, list(s.items)))
+                            None if c.scale is None else self._weights(c.scale, list(s.items)))
                for s in itemsets]
         if self.sample == "cheaper":
             for i, s in enumerate(itemsets):
@@ -381,10 +397,8 @@ class Mirage(Distiller):
               num_classes: int) -> np.ndarray:
         """``[classes, trees]``: the share of each class's training graphs that hold each tree
         (at a non-isolated node)."""
-        valid = ~union.isolated
         width = int(ids.max(initial=0)) + 1
-        pairs = np.unique(union.node_graph[valid].astype(np.int64) * width + ids[valid])
-        graph, tree = pairs // width, pairs % width
+        graph, tree = _holding(union, ids, ~union.isolated)
         sizes = np.bincount(graph_class, minlength=num_classes).astype(float)
         return np.stack([np.bincount(tree[graph_class[graph] == c], minlength=width)
                          / max(sizes[c], 1.0) for c in range(num_classes)])
@@ -451,8 +465,7 @@ class Mirage(Distiller):
         median, not yet taken (any holder once all are); marked as taken."""
         bits = c.db.holders(itemset.items)
         holders = [t for t in range(c.db.num_transactions) if bits >> t & 1]
-        median = float(np.median(c.sizes))
-        holders.sort(key=lambda t: (abs(float(c.sizes[t]) - median), t))
+        holders.sort(key=lambda t: (abs(float(c.sizes[t]) - c.median_size), t))
         free = [t for t in holders if int(c.members[t]) not in c.used] or holders
         c.used.add(index := int(c.members[free[0]]))
         return index
@@ -487,10 +500,8 @@ class Mirage(Distiller):
         too) and, per tree id, its mean number of nodes in the class's graphs that hold it."""
         graphs = np.unique(union.node_graph[in_class])
         size = float(np.isin(union.node_graph, graphs).sum() / max(graphs.size, 1))
-        nodes = np.flatnonzero(in_class)
-        count = np.bincount(ids[nodes], minlength=int(ids.max(initial=0)) + 1)
-        pairs = np.unique(union.node_graph[nodes].astype(np.int64) * count.size + ids[nodes])
-        holders = np.bincount(pairs % count.size, minlength=count.size)
+        count = np.bincount(ids[in_class], minlength=int(ids.max(initial=0)) + 1)
+        holders = np.bincount(_holding(union, ids, in_class)[1], minlength=count.size)
         return size, count / np.maximum(holders, 1)
 
     def _growing(self, db: TransactionDB, floor: int,
@@ -572,15 +583,15 @@ class Mirage(Distiller):
                 total = np.cumsum(size[cls])
                 keep[cls] = int(np.searchsorted(total, share, side="right"))
                 used += int(total[keep[cls] - 1]) if keep[cls] else 0
-            # The fallback below keeps each class's first sample (not its first level).
-            levels = [(False, 0, cls, 1) for cls, found in mined.items() if found]
-        for _, _, cls, end in sorted(levels) if self.budget_split == "support" else ():
-            # A level left out stays out: every later level of its class includes it.
-            extra = sum(size[cls][keep[cls]:end])
-            if used + extra <= limit:
-                used, keep[cls] = used + extra, end
-        if any(found and not keep[cls] for cls, found in mined.items()):
+            firsts = {cls: 1 for cls, found in mined.items() if found}  # a sample, not a level
+        else:
+            for _, _, cls, end in sorted(levels):
+                # A level left out stays out: every later level of its class includes it.
+                extra = sum(size[cls][keep[cls]:end])
+                if used + extra <= limit:
+                    used, keep[cls] = used + extra, end
             firsts = {cls: end for later, _, cls, end in levels if not later}
+        if any(found and not keep[cls] for cls, found in mined.items()):
             need = sum(sum(size[cls][:end]) for cls, end in firsts.items())
             given = "" if limit == self.budget_bytes else f" ({limit} bytes)"
             problem = (f"distiller.budget_bytes={self.budget_bytes}{given} cannot hold one "
