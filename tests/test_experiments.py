@@ -202,7 +202,9 @@ def _generic_rows(path: Path) -> Path:
 
 def test_generic_rule_pairs_mirage_with_random_at_its_own_bytes(tmp_path: Path) -> None:
     runs = _generic_rows(tmp_path / "runs.csv")
-    pairs = generic_rule.paired(load([runs]))
+    # rows without a distill_seed column are one draw (seed 0): seed 1 meets it only if fixed
+    assert set(generic_rule.paired(load([runs]))["seed"].astype(int)) == {0}
+    pairs = generic_rule.paired(load([runs]), "fixed")
     assert sorted(pairs["rule"].unique()) == ["budget 0.05", "top 10"]
     assert len(pairs) == 4  # 2 rules x 2 seeds; the 3000-byte random run pairs with nothing
     top = pairs[pairs["rule"] == "top 10"]

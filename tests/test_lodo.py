@@ -57,6 +57,47 @@ def test_a_rule_not_measured_on_every_other_dataset_or_below_20x_is_not_chosen()
     assert set(paired.lodo(pairs, ["d1", "d2", "d3"])["rule"]) == {"A"}
     text = paired.lodo_table(paired.lodo(_pairs(), ["d1", "d2", "d3"]))
     assert "| gcn | 3 of 3 |" in text
+    # a difference that shows as +0.0 (here float noise above 0) is a tie, not a win
+    tied = paired.lodo(_pairs(), ["d1", "d2", "d3"]).assign(diff=[1e-12, 0.04, 3.0])
+    assert "| gcn | 1 of 3 (2 tied) |" in paired.lodo_summary(tied)
+
+
+def test_the_choice_reads_only_the_seeds_every_rule_has() -> None:
+    """Seeds 3 and 4 of A alone (a final phase run for one rule) would make A's mean margin on d2
+    and d3 the higher; chosen on seeds 0-2 every rule stands on the same seeds and d1 gets B,
+    while the chosen rule's test is reported over all its seeds."""
+    pairs = _pairs()
+    extra = pairs[pairs["rule"] == "A"].assign(seed=lambda d: d["seed"] + 3)
+    extra = extra[extra["seed"] <= 4].assign(val_auc_mirage=0.9)
+    both = pd.concat([pairs, extra])
+    assert paired.lodo(both, ["d1", "d2", "d3"]).set_index("dataset").loc["d1", "rule"] == "A"
+    table = paired.lodo(both, ["d1", "d2", "d3"], choose_seeds=[0, 1, 2]).set_index("dataset")
+    assert table["rule"].to_dict() == {"d1": "B", "d2": "A", "d3": "A"}
+    assert table.loc["d2", "seeds"] == 5 and table.loc["d1", "seeds"] == 3
+
+
+def _raw(distiller: str, seed: int, draw: int, auc: float, **cols: object) -> dict:
+    return {"dataset": "D", "model": "gcn", "seed": str(seed), "distill_seed": str(draw),
+            "status": "ok", "distiller": distiller, "val_auc": auc, "test_auc": auc,
+            "compression_ratio": 50.0, **cols}
+
+
+def test_random_is_a_new_draw_per_seed_or_the_one_draw_the_table_names() -> None:
+    """per_seed pairs Mirage's seed s with random drawn with distill_seed s; fixed with the draw
+    of distill_seed 0; either way one pair per seed (old rows without a draw are draw 0)."""
+    mirage = [_raw("mirage", s, 0, 0.8, **{"distiller.budget_bytes": "0.02",
+                                           "distilled_bytes": 100}) for s in range(3)]
+    random = [_raw("random", s, d, 0.5 + 0.1 * d, **{"distiller.budget_bytes": "100",
+                                                     "distilled_bytes": 110})
+              for s in range(3) for d in {0, s}]
+    random[0]["distill_seed"] = ""
+    rows = pd.DataFrame(mirage + random)
+    per_seed = paired.paired(rows).sort_values("seed")
+    assert per_seed["test_auc_random"].tolist() == pytest.approx([0.5, 0.6, 0.7])
+    fixed = paired.paired(rows, "fixed")
+    assert fixed["test_auc_random"].tolist() == pytest.approx([0.5] * 3)
+    with pytest.raises(ValueError, match="random_draws must be one of"):
+        paired.paired(rows, "mean")
 
 
 def test_weighted_readout_counts_a_root_as_that_many_nodes() -> None:
@@ -91,19 +132,37 @@ def test_curve_says_where_mirage_is_below_random_beyond_the_interval() -> None:
 
 @pytest.mark.slow
 def test_generic_curve_pairs_mirage_with_random_at_its_bytes(tmp_path, monkeypatch) -> None:
-    """The curve study end to end on MUTAG, one budget, one seed, one epoch."""
+    """The curve study end to end on MUTAG, one budget, two seeds (random a new draw for each),
+    one epoch."""
     from experiments.studies import generic_curve
     from mirage.report import rows
 
     monkeypatch.setitem(generic_curve.CURVES, "MUTAG",
                         (["dataset=tu", "dataset.name=MUTAG"], (3000,)))
-    code = generic_curve.main(["--datasets", "MUTAG", "--seeds", "0", "--results-dir",
+    code = generic_curve.main(["--datasets", "MUTAG", "--seeds", "0", "1", "--results-dir",
                                str(tmp_path), "--", "train.epochs=1",
                                f"cache_dir={tmp_path / 'cache'}"])
     assert code == 0
-    table = paired.curve(paired.paired(rows.load([tmp_path / "runs.csv"])))
+    runs = rows.load([tmp_path / "runs.csv"])
+    drawn = runs[runs["distiller"] == "random"]
+    assert sorted(zip(drawn["seed"].astype(int), drawn["distill_seed"].astype(int),
+                      strict=True)) == [(0, 0), (1, 1)]
+    table = paired.curve(paired.paired(runs))
     # the default rule of the curve: the generic default at this budget
-    assert len(table) == 1
+    assert len(table) == 1 and table["seeds"].iloc[0] == 2
     assert table["rule"].iloc[0] == "budget 3000 B, ego samples, roots x size, contrast rank"
     mirage, random = table["mirage_bytes"].iloc[0], table["random_bytes"].iloc[0]
     assert mirage <= 3000 and random >= mirage  # random at (at least) Mirage's own bytes
+
+
+def test_a_report_spec_names_a_known_random_draw(tmp_path) -> None:
+    from mirage.report.spec import build_table
+
+    (tmp_path / "s").mkdir()
+    pd.DataFrame([_raw("mirage", 0, 0, 0.8, **{"distiller.budget_bytes": "0.02",
+                                              "distilled_bytes": 100})]).to_csv(
+        tmp_path / "s" / "runs.csv", index=False)
+    spec = {"name": "t", "kind": "rule_selection", "runs": ["s/runs.csv"],
+            "random_draws": "each"}
+    with pytest.raises(SystemExit, match="random_draws must be one of"):
+        build_table(spec, tmp_path, results=tmp_path)

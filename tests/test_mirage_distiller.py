@@ -650,3 +650,35 @@ def test_contrast_budget_too_small_for_a_tree_is_infeasible_or_keeps_the_first()
         Mirage(hops=1, budget_bytes=10, rank="contrast").distill(data, seed=0)
     out = Mirage(hops=1, budget_bytes=1e-6, rank="contrast").distill(data, seed=0)
     assert sorted(int(g.y) for g in out.samples) == [0, 1, 2]  # each class's first tree
+
+
+def test_contrast_first_fit_passes_over_what_does_not_fit_and_prefix_stops_there() -> None:
+    """fill=first_fit keeps, per class and in rank order, every tree that still fits its share:
+    prefix's trees first, then those after; each tree left out did not fit the room left when
+    its turn came (so none fits what is left at the end). Some budget must show the difference,
+    or the test would pass with first_fit doing what prefix does."""
+    data = synthetic()
+
+    def per_class(**kw: object) -> dict[int, list[tuple[tuple, int]]]:
+        out = Mirage(hops=1, threshold=1, rank="contrast", **kw).distill(data, seed=0)
+        return {cls: [(min(_root_forms(g, g.pool_mask.nonzero().view(-1).tolist())),
+                       nbytes([g])) for _, g in rows] for cls, rows in _by_class(out).items()}
+
+    every = per_class(budget_bytes=10**6)  # all positive-contrast trees, in rank order
+    differs = False
+    for budget in (600, 900, 1200, 1800):
+        fit, prefix = per_class(budget_bytes=budget, fill="first_fit"), per_class(
+            budget_bytes=budget)
+        for cls, ranked in every.items():
+            kept, share = fit.get(cls, []), budget / 3
+            assert kept[:len(prefix[cls])] == prefix[cls]
+            assert [t for t in ranked if t in kept] == kept  # rank order, a subset
+            room = share - sum(b for _, b in kept)
+            assert room >= 0 and all(t[1] > room for t in ranked if t not in kept)
+            differs |= len(kept) > len(prefix[cls])
+    assert differs
+
+
+def test_fill_is_checked() -> None:
+    with pytest.raises(ConfigError, match=r"distiller\.fill must be one of"):
+        Mirage(budget_bytes=0.1, rank="contrast", fill="greedy")

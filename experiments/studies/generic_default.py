@@ -3,8 +3,8 @@
 Every dataset goes through the generic path (``dataset=tu dataset.name=X``: no tuned file, the
 GNN as deep as the trees). Per dataset and budget rule, Mirage's set is distilled first (the
 harness's own cache, so the sweep then hits it), and random gets ``distiller.budget_bytes`` = that
-set's bytes (the smallest balanced random coreset of equal or larger size). Both are trained with
-GCN, GIN and GAT.
+set's bytes (the smallest balanced random coreset of equal or larger size), a new draw for each
+seed (``distill_seed`` = the seed). Both are trained with GCN, GIN and GAT.
 
 Usage::
 
@@ -18,7 +18,10 @@ Rows go to ``results/generic_default/`` (both phases share it: selection reads o
 scores, the final table only test scores of the chosen rule, whose seeds 0-2 are the
 selection's runs). ``lodo`` runs the rules on the real datasets only and prints the
 leave-one-dataset-out table: each dataset's test scores under the rule chosen on the validation
-scores of the others (:func:`mirage.report.paired.lodo`). The synthetic datasets
+scores of the others (:func:`mirage.report.paired.lodo`; chosen on ``--seeds``, reported on
+every seed of the chosen rule, so ``final`` can add seeds to it). The ``select`` and ``final``
+tables pair every seed with random's draw of distill seed 0, as the 2026-11-30 choice was
+measured; ``lodo`` pairs seed s with draw s. The synthetic datasets
 (:mod:`experiments.tools.make_tu`) are written under ``--syn-root`` when missing; the named
 ones are read from ``data_root``. The tables are the study's report (``python -m
 experiments.report generic_default``).
@@ -43,7 +46,7 @@ DATASETS = (*NAMED, *make_tu.SPECS)
 # hashes) whatever the distiller's defaults become: the original construction at a 2 % budget
 # unless the rule says otherwise.
 ORIGINAL = {"budget_bytes": "0.02", "rank": "support", "sample": "trees", "root_weight": "null",
-            "budget_split": "support", "real_share": "0.0"}
+            "budget_split": "support", "real_share": "0.0", "fill": "prefix"}
 _RULES: dict[str, dict[str, str]] = {
     "top10": {"max_patterns": "10", "budget_bytes": "null"},
     "cover90": {"coverage": "0.9", "max_patterns": "null", "budget_bytes": "null"},
@@ -63,6 +66,8 @@ _RULES: dict[str, dict[str, str]] = {
     "ego": {"sample": "ego"},
     "contrast_ego": {"rank": "contrast", "sample": "ego"},
     "contrast_ego_size": {"rank": "contrast", "sample": "ego", "root_weight": "size"},
+    "contrast_ego_size_fit": {"rank": "contrast", "sample": "ego", "root_weight": "size",
+                              "fill": "first_fit"},
 }
 RULES: dict[str, list[str]] = {name: [f"distiller.{k}={v}" for k, v in {**ORIGINAL, **rule}.items()]
                                for name, rule in _RULES.items()}
@@ -96,18 +101,19 @@ def run(datasets: Sequence[str], rules: Sequence[str], models: Sequence[str],
                and not (syn_root / "TU" / n / "raw").is_dir()]
     if missing:
         make_tu.main(["--out", str(syn_root), "--names", *missing])
-    common = [f"model={','.join(models)}", f"seeds=[{','.join(map(str, seeds))}]",
-              f"results_dir={results_dir}"]
+    common = [f"model={','.join(models)}", f"results_dir={results_dir}"]
     return max((against_random(f"{name} {rule}", [*dataset_overrides(name, syn_root), *extra],
-                               RULES[rule], common)
+                               RULES[rule], common, seeds)
                 for name in datasets for rule in rules), default=0)
 
 
 def against_random(label: str, base: Sequence[str], rule: Sequence[str],
-                   common: Sequence[str]) -> int:
-    """Mirage under the ``rule`` overrides on ``base`` (the dataset's), then random at the bytes
-    of Mirage's set, both swept with ``common``; the worst exit code of the two sweeps, or 1
-    when Mirage cannot distil the data under the rule (reported as ``label``, skipped)."""
+                   common: Sequence[str], seeds: Sequence[int]) -> int:
+    """Mirage under the ``rule`` overrides on ``base`` (the dataset's) with ``seeds``, then, for
+    each seed s, random at the bytes of Mirage's set drawn with ``distill_seed=s`` and trained
+    with seed s (so the comparison covers the draw; :data:`mirage.report.paired.DRAWS`), all
+    swept with ``common``; the worst exit code of the sweeps, or 1 when Mirage cannot distil the
+    data under the rule (reported as ``label``, skipped)."""
     from mirage.errors import ConfigError
 
     try:
@@ -115,9 +121,11 @@ def against_random(label: str, base: Sequence[str], rule: Sequence[str],
     except ConfigError as err:
         print(f"{label}: {err}", flush=True)
         return 1
-    return max([sweep([*base, *distiller, *common])
-                for distiller in (["distiller=mirage", *rule],
-                                  ["distiller=random", f"distiller.budget_bytes={size}"])])
+    listed = f"seeds=[{','.join(map(str, seeds))}]"
+    codes = [sweep([*base, "distiller=mirage", *rule, *common, listed])]
+    codes += [sweep([*base, "distiller=random", f"distiller.budget_bytes={size}",
+                     f"distill_seed={s}", f"seeds=[{s}]", *common]) for s in seeds]
+    return max(codes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,10 +145,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else args.datasets)
     code = run(datasets, rules, args.models, seeds, args.results_dir.resolve(),
                args.syn_root.resolve(), args.overrides)
-    pairs = paired.paired(rows.load([args.results_dir / "runs.csv"]))
+    # Selection and final tables keep the draw they were measured with (one, distill seed 0).
+    pairs = paired.paired(rows.load([args.results_dir / "runs.csv"]),
+                          "per_seed" if args.phase == "lodo" else "fixed")
     if args.phase == "lodo":
         pairs = pairs[pairs["model"].isin(args.models)]
-        print(paired.lodo_table(paired.lodo(pairs, datasets)), end="")
+        # Chosen on the seeds every rule ran with; the chosen rule's test adds any final seeds.
+        print(paired.lodo_table(paired.lodo(pairs, datasets, seeds)), end="")
     else:
         print((paired.final_table if final else paired.select_table)(pairs), end="")
     return code

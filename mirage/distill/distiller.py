@@ -46,6 +46,8 @@ ROOT_WEIGHTS = ("size", "count")
 SAMPLES = ("trees", "ego", "graph", "cheaper")
 BUDGET_SPLITS = ("support", "even")
 RANKS = ("support", "contrast")
+FILLS = ("prefix", "first_fit")
+FIT_WINDOW = 64  # first_fit: samples made and tried at a time; a window where none fits ends it
 
 
 @dataclass
@@ -176,6 +178,11 @@ class Mirage(Distiller):
             class (the original); ``"contrast"``, single trees by how much more often the
             class's graphs hold them than any other class's (share of graphs, higher first;
             only trees ahead in their own class), each class an equal share of the budget.
+        fill: how ``rank="contrast"`` fills a class's share: ``"prefix"``, the trees in rank
+            order up to the first that does not fit; ``"first_fit"``, every tree in rank order
+            that still fits, passing over those that do not (until a window of
+            :data:`FIT_WINDOW` trees in a row adds none), so a class whose next tree is large
+            still spends its share.
     """
 
 
@@ -185,7 +192,7 @@ class Mirage(Distiller):
                  budget_bytes: int | float | None = None, cont_bins: int | None = None,
                  coverage: float | None = None, root_weight: str | None = None,
                  sample: str = "trees", budget_split: str = "support",
-                 real_share: float = 0.0, rank: str = "support") -> None:
+                 real_share: float = 0.0, rank: str = "support", fill: str = "prefix") -> None:
         self.hops = base.positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
@@ -231,6 +238,9 @@ class Mirage(Distiller):
             raise ConfigError("distiller.rank=contrast needs distiller.budget_bytes (and no "
                               "distiller.coverage): the budget says how many trees to keep")
         self.rank = rank
+        if fill not in FILLS:
+            raise ConfigError(f"distiller.fill must be one of {list(FILLS)}, got {fill!r}")
+        self.fill = fill
         self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
         if self.cont_bins == 1:
             raise ConfigError("distiller.cont_bins must be >= 2 (or null to ignore continuous "
@@ -407,8 +417,8 @@ class Mirage(Distiller):
                      share: float) -> tuple[list[Itemset], list[Data]]:
         """The class's single trees held by at least ``floor`` of its graphs, in order of
         contrast (share of the class's graphs holding the tree minus the highest share in
-        another class; only positive), then support, then id: the longest prefix within
-        ``share`` bytes."""
+        another class; only positive), then support, then id, within ``share`` bytes as
+        :attr:`fill` says."""
         own = held[c.cls]
         others = np.delete(held, c.cls, axis=0).max(axis=0, initial=0.0)
         count = np.rint(own * c.db.num_transactions).astype(np.int64)
@@ -416,16 +426,25 @@ class Mirage(Distiller):
         cand = np.flatnonzero((score > 0) & (count >= floor))
         order = cand[np.lexsort((cand, -count[cand], -score[cand]))]
         found, samples, size = [], [], 0
-        for lo in range(0, order.size, 64):
-            chunk = [Itemset((int(t),), int(count[t])) for t in order[lo:lo + 64]]
+        first = None
+        for lo in range(0, order.size, FIT_WINDOW):
+            chunk = [Itemset((int(t),), int(count[t])) for t in order[lo:lo + FIT_WINDOW]]
+            added = False
             for itemset, sample in zip(chunk, self._samples(c, chunk), strict=True):
-                size += base.nbytes([sample])
-                if size > share:
-                    return (found, samples) if found else self._first_only(c, itemset, sample,
-                                                                           share)
+                first = first or (itemset, sample)
+                need = base.nbytes([sample])
+                if size + need > share:
+                    if self.fill == "prefix":
+                        return (found, samples) if found else self._first_only(c, *first, share)
+                    continue
+                size += need
                 found.append(itemset)
                 samples.append(sample)
-        return found, samples
+                added = True
+            if not added:
+                break
+        return (found, samples) if found or first is None else self._first_only(c, *first,
+                                                                                 share)
 
     def _first_only(self, c: _Class, itemset: Itemset, sample: Data,
                     share: float) -> tuple[list[Itemset], list[Data]]:

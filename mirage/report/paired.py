@@ -32,21 +32,34 @@ def rule_of(row: pd.Series) -> str:
                              ("distiller.sample", "trees", "{} samples"),
                              ("distiller.root_weight", None, "roots x {}"),
                              ("distiller.real_share", 0.0, "{} real"),
-                             ("distiller.rank", "support", "{} rank")):
+                             ("distiller.rank", "support", "{} rank"),
+                             ("distiller.fill", "prefix", "{} fill")):
         value = row.get(key)
         if _given(value) and value != plain and str(value) != str(plain):
             rule = f"{rule}, {name.format(value)}"
     return f"{rule}, {int(float(bins))} bins" if _given(bins) else rule
 
 
-def paired(rows: pd.DataFrame) -> pd.DataFrame:
+# Which random coreset a Mirage run of training seed s is paired with: "per_seed", the draw of
+# distill_seed s (a new draw per seed, so the interval covers the draw); "fixed", the draw of
+# distill_seed 0 for every seed (the protocol of the tables measured before 2026-12-06).
+DRAWS = ("per_seed", "fixed")
+
+
+def paired(rows: pd.DataFrame, draws: str = "per_seed") -> pd.DataFrame:
     """From a study's rows (:func:`mirage.report.rows.load`), the ok rows of Mirage and of random
-    at Mirage's bytes, one line per (dataset, rule, model, seed): ``*_mirage`` and ``*_random``
-    metric columns, bytes and compression."""
+    at Mirage's bytes (the draw :data:`DRAWS` names), one line per (dataset, rule, model,
+    seed): ``*_mirage`` and ``*_random`` metric columns, bytes and compression."""
+    if draws not in DRAWS:
+        raise ValueError(f"random_draws must be one of {list(DRAWS)}, got {draws!r}")
     rows = rows[rows["status"] == "ok"]
     mirage = rows[rows["distiller"] == "mirage"].copy()
     mirage["rule"] = mirage.apply(rule_of, axis=1)
     random = rows[(rows["distiller"] == "random") & (rows["distiller.budget_bytes"] != "")].copy()
+    # Rows older than the distill_seed column were all drawn with distill seed 0.
+    draw = pd.to_numeric(random.get("distill_seed", pd.Series("", index=random.index)),
+                         errors="coerce").fillna(0).astype(int)
+    random = random[draw == (random["seed"].astype(int) if draws == "per_seed" else 0)]
     random["matched"] = random["distiller.budget_bytes"].astype(float).astype(int)
     mirage["matched"] = mirage["distilled_bytes"].astype(int)
     keys = ["dataset", "model", "seed"]
@@ -99,7 +112,7 @@ def final_table(pairs: pd.DataFrame, rules: Sequence[str] | None = None) -> str:
     rows = [[dataset, rule, model, _pct(g.test_auc_mirage), _pct(g.test_auc_random),
              f"{100 * (g.test_auc_mirage.mean() - g.test_auc_random.mean()):+.1f}",
              f"{int(g.distilled_bytes_mirage.iloc[0])}",
-             f"{int(g.distilled_bytes_random.iloc[0])}",
+             f"{int(g.distilled_bytes_random.median())}",
              f"{g.compression_ratio_mirage.iloc[0]:.0f}x", f"{len(g)}"]
             for (dataset, rule, model), g in groups]
     table = markdown_table(["dataset", "rule", "model", "Mirage test AUC", "random test AUC",
@@ -135,15 +148,19 @@ def _choose(pairs: pd.DataFrame, datasets: Sequence[str],
     return best
 
 
-def lodo(pairs: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:
+def lodo(pairs: pd.DataFrame, datasets: Sequence[str],
+         choose_seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Leave one dataset out: for each of ``datasets``, the rule :func:`_choose` picks on the
-    validation scores of the others (among the rules measured on all of ``datasets``), and that
-    rule's test scores on the left-out one against random at the same bytes, per model: means,
-    the difference with its 95 % Welch interval, bytes and compression. Test scores never enter
-    a choice."""
+    validation scores of the others (of the seeds in ``choose_seeds``, default all, so that
+    every rule is chosen on the same seeds), among the rules measured on all of ``datasets``,
+    and that rule's test scores on the left-out one (every seed) against random at the same
+    bytes, per model: means, the difference with its 95 % Welch interval, bytes and
+    compression. Test scores never enter a choice."""
+    voters = (pairs if choose_seeds is None
+              else pairs[pairs["seed"].astype(int).isin(list(choose_seeds))])
     out = []
     for left in datasets:
-        rule = _choose(pairs, [d for d in datasets if d != left], datasets)
+        rule = _choose(voters, [d for d in datasets if d != left], datasets)
         mine = pairs[(pairs["dataset"] == left) & (pairs["rule"] == rule)]
         for model, g in mine.groupby("model", sort=True):
             diff, lo, hi, p = welch(g.test_auc_mirage, g.test_auc_random)
@@ -154,7 +171,7 @@ def lodo(pairs: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:
                                                                    - g.test_auc_random.mean()),
                         "diff_lo": lo, "diff_hi": hi, "p": p, "seeds": len(g),
                         "bytes": int(g.distilled_bytes_mirage.iloc[0]),
-                        "random_bytes": int(g.distilled_bytes_random.iloc[0]),
+                        "random_bytes": int(g.distilled_bytes_random.median()),
                         "compression": float(g.compression_ratio_mirage.iloc[0])})
     return pd.DataFrame(out)
 
@@ -168,8 +185,15 @@ def lodo_table(table: pd.DataFrame) -> str:
             for r in table.itertuples()]
     detail = markdown_table(["left out", "rule chosen on the others", "model", "Mirage test AUC",
                              "random test AUC", "difference", "95 % interval", "Mirage bytes",
-                             "random bytes", "compression", "seeds"], rows)
+                             "random bytes (median)", "compression", "seeds"], rows)
     return f"{detail}\n\n{lodo_summary(table)}"
+
+
+def _won(diff: pd.Series) -> str:
+    """Cells won, as the tables show them (a difference that shows as +0.0 is a tie)."""
+    shown = diff.round(1)
+    ties = int((shown == 0).sum())
+    return f"{int((shown > 0).sum())} of {len(diff)}" + (f" ({ties} tied)" if ties else "")
 
 
 def lodo_summary(table: pd.DataFrame) -> str:
@@ -178,7 +202,7 @@ def lodo_summary(table: pd.DataFrame) -> str:
     summary = markdown_table(
         ["model", "left-out datasets won", "significant wins / losses", "mean margin",
          "lowest compression"],
-        [[model, f"{int((g['diff'] > 0).sum())} of {len(g)}",
+        [[model, _won(g["diff"]),
           f"{int((g['diff_lo'] > 0).sum())} / {int((g['diff_hi'] < 0).sum())}",
           f"{g['diff'].mean():+.2f}", f"{g['compression'].min():.0f}x"]
          for model, g in table.groupby("model", sort=True)])
@@ -193,7 +217,7 @@ def curve(pairs: pd.DataFrame) -> pd.DataFrame:
         diff, lo, hi, _ = welch(g.test_auc_mirage, g.test_auc_random)
         out.append({"dataset": dataset, "model": model, "rule": rule,
                     "mirage_bytes": int(g.distilled_bytes_mirage.iloc[0]),
-                    "random_bytes": int(g.distilled_bytes_random.iloc[0]),
+                    "random_bytes": int(g.distilled_bytes_random.median()),
                     "mirage_auc": 100 * g.test_auc_mirage.mean(),
                     "mirage_std": 100 * g.test_auc_mirage.std(ddof=0),
                     "random_auc": 100 * g.test_auc_random.mean(),
@@ -211,6 +235,6 @@ def curve_table(table: pd.DataFrame) -> str:
              f"{r.diff:+.1f}", _interval(r.diff_lo, r.diff_hi),
              "yes" if r.diff_hi >= 0 and r.mirage_auc >= 50 else "no", f"{r.seeds}"]
             for r in table.itertuples()]
-    return markdown_table(["dataset", "model", "rule", "Mirage bytes", "random bytes",
+    return markdown_table(["dataset", "model", "rule", "Mirage bytes", "random bytes (median)",
                            "Mirage test AUC", "random test AUC", "difference", "95 % interval",
                            "at least random, above 50", "seeds"], rows) + "\n"

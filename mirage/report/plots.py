@@ -153,7 +153,7 @@ def budget_curve_plot(table: pd.DataFrame, out: Path) -> None:
             ax.errorbar(g["bytes"], 100 * g["auc"], yerr=100 * g["std"].fillna(0), marker="o",
                         capsize=3, label=f"{distiller} ({model.upper()})")
         ax.set(xscale="log", xlabel="distilled set (bytes, log scale)",
-               ylabel="test ROC-AUC (%)", title=f"{dataset}: accuracy against budget")
+               ylabel="test ROC-AUC (%)", title=f"{dataset}: test ROC-AUC against bytes")
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

@@ -124,7 +124,11 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
         return _write(out, name, tables.ablation_text(table, spec["column"], values, name,
                                                        sources), table)
     if kind in ("rule_selection", "rule_vs_random", "rule_lodo", "rule_curve"):
-        pairs = paired.paired(df).sort_values(["dataset", "rule", "model", "seed"])
+        draws = spec.get("random_draws", "per_seed")
+        if draws not in paired.DRAWS:
+            raise SystemExit(f"report spec table {name!r}: random_draws must be one of "
+                             f"{list(paired.DRAWS)}, got {draws!r}")
+        pairs = paired.paired(df, draws).sort_values(["dataset", "rule", "model", "seed"])
         if kind == "rule_curve":
             table = paired.curve(pairs)
             long = pd.concat([table.assign(distiller=who, bytes=table[f"{who}_bytes"],
@@ -138,7 +142,9 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
             pairs = pairs[pairs["model"].isin(spec["models"])]
             if rules := spec.get("rules"):
                 pairs = pairs[pairs["rule"].isin(rules)]
-            table = paired.lodo(pairs, spec["datasets"])
+            if seeds := spec.get("seeds"):
+                pairs = pairs[pairs["seed"].astype(int).isin(seeds)]
+            table = paired.lodo(pairs, spec["datasets"], spec.get("choose_seeds"))
             (out / f"{name}_summary.md").write_text(paired.lodo_summary(table))
             return [*_write(out, name, paired.lodo_table(table), table, fmt="%.6g", raw=True),
                     out / f"{name}_summary.md"]
