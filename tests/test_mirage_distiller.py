@@ -682,3 +682,16 @@ def test_contrast_first_fit_passes_over_what_does_not_fit_and_prefix_stops_there
 def test_fill_is_checked() -> None:
     with pytest.raises(ConfigError, match=r"distiller\.fill must be one of"):
         Mirage(budget_bytes=0.1, rank="contrast", fill="greedy")
+
+
+def test_contrast_never_leaves_a_class_empty_when_only_its_first_tree_is_too_large() -> None:
+    """Class 0's first neighbourhood (140 bytes) exceeds its 120-byte share, the other classes'
+    (107) fit: an int budget is infeasible and names the class (a set without class 0 would be
+    a one-sided comparison, as an earlier revision gave on IMDB-BINARY at 20 kB); first_fit keeps
+    a smaller tree of class 0 behind it."""
+    data = synthetic()
+    kw = {"hops": 2, "threshold": 1, "rank": "contrast", "sample": "ego", "budget_bytes": 360}
+    with pytest.raises(InfeasibleError, match="one tree of class 0"):
+        Mirage(**kw).distill(data, seed=0)
+    out = Mirage(**kw, fill="first_fit").distill(data, seed=0)
+    assert sorted({int(g.y) for g in out.samples}) == [0, 1, 2] and out.nbytes() <= 360
