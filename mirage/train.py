@@ -59,6 +59,11 @@ def train_epoch(model: nn.Module, distilled: DistilledSet, optimizer: torch.opti
     Samples carrying ``weight`` contribute in proportion to it.
     """
     model.train()
+    if distilled.meta.get("frozen_norm"):
+        # The set's nodes are not the data's: normalise with fixed statistics, not theirs.
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
     total, count = 0.0, 0
     for batch in distilled.loader(batch_size, generator):
         batch = batch.to(device)

@@ -695,3 +695,15 @@ def test_contrast_never_leaves_a_class_empty_when_only_its_first_tree_is_too_lar
         Mirage(**kw).distill(data, seed=0)
     out = Mirage(**kw, fill="first_fit").distill(data, seed=0)
     assert sorted({int(g.y) for g in out.samples}) == [0, 1, 2] and out.nbytes() <= 360
+
+
+def test_frozen_norm_marks_the_set_and_changes_no_sample() -> None:
+    data = synthetic()
+    kw = {"hops": 2, "threshold": 1, "rank": "contrast", "sample": "ego", "budget_bytes": 2000}
+    plain, frozen = (Mirage(**kw, frozen_norm=f).distill(data, seed=0) for f in (False, True))
+    assert frozen.meta["frozen_norm"] is True and "frozen_norm" not in plain.meta
+    assert len(plain.samples) == len(frozen.samples) and all(
+        torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index)
+        for a, b in zip(plain.samples, frozen.samples, strict=True))
+    with pytest.raises(ConfigError, match=r"distiller\.frozen_norm"):
+        Mirage(**kw, frozen_norm="yes")

@@ -119,3 +119,24 @@ def test_gin_mlp_ratio_sets_the_inner_width() -> None:
     assert [conv.nn[0].out_features for conv in model.convs] == [32, 32]
     batch = collate(make_graphs(4, 8, 3, seed=3), 4, torch.device("cpu"))[0]
     assert model(batch).shape == (4, 2)
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_a_set_with_frozen_norm_trains_with_batchnorm_at_its_initial_statistics(
+        frozen: bool) -> None:
+    """meta["frozen_norm"]: GIN's BatchNorms keep their initial running statistics (so test
+    normalises as training did), while their affine weights still learn; without it the
+    statistics follow the set's nodes."""
+    from mirage.train import train_epoch
+
+    model = GNN("gin", FeatureSpec((3,)), num_classes=2, hidden=16, num_layers=2)
+    meta = {"frozen_norm": True} if frozen else {}
+    ds = DistilledSet(make_graphs(16, 8, 3, seed=0), meta=meta)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    before = [(n.running_mean.clone(), n.weight.detach().clone()) for n in norms]
+    train_epoch(model, ds, torch.optim.Adam(model.parameters(), lr=1e-2), 8,
+                torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert norms and all(not torch.equal(w, n.weight) for (_, w), n in zip(before, norms,
+                                                                            strict=True))
+    still = [torch.equal(m, n.running_mean) for (m, _), n in zip(before, norms, strict=True)]
+    assert all(still) if frozen else not any(still)

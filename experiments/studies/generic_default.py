@@ -46,7 +46,8 @@ DATASETS = (*NAMED, *make_tu.SPECS)
 # hashes) whatever the distiller's defaults become: the original construction at a 2 % budget
 # unless the rule says otherwise.
 ORIGINAL = {"budget_bytes": "0.02", "rank": "support", "sample": "trees", "root_weight": "null",
-            "budget_split": "support", "real_share": "0.0", "fill": "prefix"}
+            "budget_split": "support", "real_share": "0.0", "fill": "prefix",
+            "frozen_norm": "false"}
 _RULES: dict[str, dict[str, str]] = {
     "top10": {"max_patterns": "10", "budget_bytes": "null"},
     "cover90": {"coverage": "0.9", "max_patterns": "null", "budget_bytes": "null"},
@@ -68,6 +69,8 @@ _RULES: dict[str, dict[str, str]] = {
     "contrast_ego_size": {"rank": "contrast", "sample": "ego", "root_weight": "size"},
     "contrast_ego_size_fit": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                               "fill": "first_fit"},
+    "contrast_ego_size_frozen": {"rank": "contrast", "sample": "ego", "root_weight": "size",
+                                 "frozen_norm": "true"},
 }
 RULES: dict[str, list[str]] = {name: [f"distiller.{k}={v}" for k, v in {**ORIGINAL, **rule}.items()]
                                for name, rule in _RULES.items()}

@@ -183,6 +183,10 @@ class Mirage(Distiller):
             that still fits, passing over those that do not (until a window of
             :data:`FIT_WINDOW` trees in a row adds none), so a class whose next tree is large
             still spends its share.
+        frozen_norm: train on the set with every BatchNorm of the GNN (GIN's MLPs) frozen at
+            its initial statistics (an affine map): the samples' nodes, leaves of small
+            neighbourhoods around atypical roots, are not the data's, and statistics learnt on
+            them and applied to real graphs at test can invert a GNN. The set is unchanged.
     """
 
 
@@ -192,7 +196,8 @@ class Mirage(Distiller):
                  budget_bytes: int | float | None = None, cont_bins: int | None = None,
                  coverage: float | None = None, root_weight: str | None = None,
                  sample: str = "trees", budget_split: str = "support",
-                 real_share: float = 0.0, rank: str = "support", fill: str = "prefix") -> None:
+                 real_share: float = 0.0, rank: str = "support", fill: str = "prefix",
+                 frozen_norm: bool = False) -> None:
         self.hops = base.positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
@@ -241,6 +246,7 @@ class Mirage(Distiller):
         if fill not in FILLS:
             raise ConfigError(f"distiller.fill must be one of {list(FILLS)}, got {fill!r}")
         self.fill = fill
+        self.frozen_norm = _check_bool("distiller.frozen_norm", frozen_norm)
         self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
         if self.cont_bins == 1:
             raise ConfigError("distiller.cont_bins must be >= 2 (or null to ignore continuous "
@@ -366,6 +372,8 @@ class Mirage(Distiller):
             meta["budget"] = budget
         if bins is not None:
             meta["cont_bin_edges"] = bins
+        if self.frozen_norm:
+            meta["frozen_norm"] = True
         return DistilledSet(out, self.sampling, support, meta)
 
     def _node_labels(self, union: GraphUnion) -> tuple[np.ndarray, list[list[float]] | None]:

@@ -33,7 +33,8 @@ def rule_of(row: pd.Series) -> str:
                              ("distiller.root_weight", None, "roots x {}"),
                              ("distiller.real_share", 0.0, "{} real"),
                              ("distiller.rank", "support", "{} rank"),
-                             ("distiller.fill", "prefix", "{} fill")):
+                             ("distiller.fill", "prefix", "{} fill"),
+                             ("distiller.frozen_norm", False, "frozen norm")):
         value = row.get(key)
         if _given(value) and value != plain and str(value) != str(plain):
             rule = f"{rule}, {name.format(value)}"
