@@ -167,3 +167,24 @@ def test_a_report_spec_names_a_known_random_draw(tmp_path) -> None:
             "random_draws": "each"}
     with pytest.raises(SystemExit, match="random_draws must be one of"):
         build_table(spec, tmp_path, results=tmp_path)
+
+
+def test_a_curve_spec_can_keep_one_rule_across_its_budgets(tmp_path) -> None:
+    from mirage.report.spec import build_table
+
+    (tmp_path / "s").mkdir()
+    rows = []
+    for s in range(3):
+        for budget, fill in (("3000", "prefix"), ("3000", "first_fit"), ("9000", "prefix")):
+            size = int(budget) - (1 if fill == "prefix" else 2)
+            rows += [_raw("mirage", s, 0, 0.8, **{"distiller.budget_bytes": budget,
+                                                  "distiller.fill": fill,
+                                                  "distilled_bytes": size}),
+                     _raw("random", s, s, 0.7, **{"distiller.budget_bytes": str(size),
+                                                  "distilled_bytes": size + 5})]
+    pd.DataFrame(rows).to_csv(tmp_path / "s" / "runs.csv", index=False)
+    spec = {"name": "c", "kind": "rule_curve", "runs": ["s/runs.csv"],
+            "rule_pattern": r"budget \d+ B"}
+    build_table(spec, tmp_path, results=tmp_path)
+    table = pd.read_csv(tmp_path / "c.csv")
+    assert sorted(table["rule"]) == ["budget 3000 B", "budget 9000 B"]

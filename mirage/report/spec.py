@@ -130,6 +130,8 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
                              f"{list(paired.DRAWS)}, got {draws!r}")
         pairs = paired.paired(df, draws).sort_values(["dataset", "rule", "model", "seed"])
         if kind == "rule_curve":
+            if pattern := spec.get("rule_pattern"):  # one rule across its budgets
+                pairs = pairs[pairs["rule"].str.fullmatch(pattern)]
             table = paired.curve(pairs)
             long = pd.concat([table.assign(distiller=who, bytes=table[f"{who}_bytes"],
                                            auc=table[f"{who}_auc"] / 100,
