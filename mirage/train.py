@@ -56,7 +56,8 @@ def train_epoch(model: nn.Module, distilled: DistilledSet, optimizer: torch.opti
                 batch_size: int, generator: torch.Generator, device: torch.device) -> float:
     """One pass over the distilled set; returns the mean training loss.
 
-    Samples carrying ``weight`` contribute in proportion to it.
+    Samples carrying ``weight`` contribute in proportion to it. A set whose ``meta`` says
+    ``frozen_norm`` trains with every BatchNorm at its initial statistics (Mirage's option).
     """
     model.train()
     if distilled.meta.get("frozen_norm"):
