@@ -11,7 +11,7 @@ import torch
 from mirage.data import FeatureSpec
 from mirage.distill.base import DistilledSet
 from mirage.metrics import evaluate_logits
-from mirage.models import GNN
+from mirage.models import GNN, FeatureEncoder
 from mirage.synthetic import make_graphs
 from mirage.train import collate, fit, predict, select_best
 
@@ -112,6 +112,20 @@ def test_xavier_embedding_init_matches_ogb_encoders(conv: str) -> None:
         assert emb.weight.abs().max() <= bound
         assert emb.weight.abs().max() > 0.9 * bound  # drawn over the whole range, not zeroed
     assert normal.encoder.embeddings[0].weight.std() > 0.9  # PyTorch's N(0, 1) default
+
+
+def test_feature_encoder_sums_one_embedding_per_column() -> None:
+    """The stacked bag-sum is OGB's AtomEncoder: column i of x indexes table i, values and
+    gradients alike (a wrong column offset reads another column's table)."""
+    torch.manual_seed(0)
+    enc = FeatureEncoder((7, 3, 5), 0, hidden=8)
+    x = torch.stack([torch.randint(0, c, (50,)) for c in (7, 3, 5)], dim=1)
+    out = enc(x)
+    expected = sum(emb(x[:, i]) for i, emb in enumerate(enc.embeddings))
+    assert torch.equal(out, expected)
+    out.sum().backward()
+    counts = torch.bincount(x[:, 1], minlength=3).float()
+    assert torch.equal(enc.embeddings[1].weight.grad[:, 0], counts)
 
 
 def test_gin_mlp_ratio_sets_the_inner_width() -> None:
