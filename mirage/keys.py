@@ -22,8 +22,8 @@ def stable_hash(obj: Any) -> str:
 ADDED_LATER: dict[str, Any] = {"budget_bytes": None, "cont_bins": None, "coverage": None,
                                "readout_weight": 0.0, "root_weight": None,
                                "sample": "trees", "budget_split": "support",
-                               "real_share": 0.0, "rank": "support", "fill": "prefix",
-                               "frozen_norm": False}
+                               "real_share": 0.0, "real_sample": "graph", "rank": "support",
+                               "fill": "prefix", "frozen_norm": False}
 
 
 def settings(distiller_cfg: dict[str, Any]) -> dict[str, Any]:

@@ -235,6 +235,8 @@ def test_fraction_rounds_up_without_float_noise() -> None:
     ({"budget_split": "equal"}, "distiller.budget_split"),
     ({"real_share": 1.0}, "distiller.real_share"),
     ({"real_share": 0.5}, "distiller.real_share"),  # needs a budget
+    ({"budget_bytes": 1000, "real_share": 0.5, "real_sample": "edge"}, "distiller.real_sample"),
+    ({"budget_bytes": 1000, "real_sample": "node"}, "distiller.real_sample"),  # needs a share
 ])
 def test_bad_hyperparameters_name_the_key(params: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(key)):
@@ -616,6 +618,38 @@ def test_real_share_fills_the_rest_of_the_budget_with_real_graphs_in_turns() -> 
     assert any(not torch.equal(a.x, b.x) or not torch.equal(a.edge_index, b.edge_index)
                for a, b in zip(real, [g for g in other.samples if g.pool_mask.all()],
                                strict=False))
+
+
+@pytest.mark.parametrize("sample", ["trees", "ego"])
+def test_real_nodes_are_one_root_neighbourhoods_of_each_class_in_turns(sample: str) -> None:
+    """real_sample=node: the rest of the budget holds one-root samples, each the exact
+    neighbourhood of a node of a training graph of its own class (its label, its in-edges),
+    weighted like a tree sample; the classes take turns; the nodes follow the seed."""
+    data = synthetic()
+    kw = dict(hops=1, threshold=1, max_size=2, budget_bytes=3000, real_share=0.5,
+              real_sample="node", sample=sample, root_weight="size")
+    out = Mirage(**kw).distill(data, seed=0)
+    count = out.meta["budget"]["real_nodes"]
+    trees, nodes = out.samples[:-count], out.samples[-count:]
+    assert count > 0 and nbytes(trees) <= 1500 and out.nbytes() <= 3000
+    for g in nodes:
+        assert int(g.pool_mask.sum()) == 1
+        root = int(g.pool_mask.nonzero())
+        seen = sorted(int(v) for v in g.x[g.edge_index[0][g.edge_index[1] == root], 0])
+        holders = [r for r in data.graphs if int(r.y) == int(g.y) and any(
+            int(r.x[v, 0]) == int(g.x[root, 0])
+            and sorted(int(u) for u in r.x[r.edge_index[0][r.edge_index[1] == v], 0]) == seen
+            for v in range(r.num_nodes))]
+        assert holders, "a node sample matches no node of its class's graphs"
+        mean = np.mean([r.num_nodes for r in data.graphs if int(r.y) == int(g.y)])
+        assert float(g.pool_weight) == pytest.approx(mean, rel=1e-5)
+    per_class = Counter(int(g.y) for g in nodes)
+    assert max(per_class.values()) - min(per_class.values()) <= 1 and len(per_class) == 3
+    other = Mirage(**kw).distill(data, seed=1)
+    assert [nbytes([g]) for g in other.samples[:-other.meta["budget"]["real_nodes"]]] == [
+        nbytes([g]) for g in trees]
+    assert any(not torch.equal(a.x, b.x) for a, b in zip(
+        nodes, other.samples[-other.meta["budget"]["real_nodes"]:], strict=False))
 
 
 @pytest.mark.parametrize("budget", [3000, 10**6])  # a cut, and every positive tree

@@ -46,8 +46,8 @@ DATASETS = (*NAMED, *make_tu.SPECS)
 # hashes) whatever the distiller's defaults become: the original construction at a 2 % budget
 # unless the rule says otherwise.
 ORIGINAL = {"budget_bytes": "0.02", "rank": "support", "sample": "trees", "root_weight": "null",
-            "budget_split": "support", "real_share": "0.0", "fill": "prefix",
-            "frozen_norm": "false"}
+            "budget_split": "support", "real_share": "0.0", "real_sample": "graph",
+            "fill": "prefix", "frozen_norm": "false"}
 _RULES: dict[str, dict[str, str]] = {
     "top10": {"max_patterns": "10", "budget_bytes": "null"},
     "cover90": {"coverage": "0.9", "max_patterns": "null", "budget_bytes": "null"},
@@ -71,6 +71,11 @@ _RULES: dict[str, dict[str, str]] = {
                               "fill": "first_fit"},
     "contrast_ego_size_frozen": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                                  "frozen_norm": "true"},
+    # The contrast trees are atypical nodes; a share of typical ones beside them.
+    "contrast_ego_size_nodes25": {"rank": "contrast", "sample": "ego", "root_weight": "size",
+                                  "real_share": "0.25", "real_sample": "node"},
+    "contrast_ego_size_nodes50": {"rank": "contrast", "sample": "ego", "root_weight": "size",
+                                  "real_share": "0.5", "real_sample": "node"},
 }
 RULES: dict[str, list[str]] = {name: [f"distiller.{k}={v}" for k, v in {**ORIGINAL, **rule}.items()]
                                for name, rule in _RULES.items()}

@@ -10,7 +10,6 @@ in the full graph.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import time
@@ -47,6 +46,7 @@ SAMPLES = ("trees", "ego", "graph", "cheaper")
 BUDGET_SPLITS = ("support", "even")
 RANKS = ("support", "contrast")
 FILLS = ("prefix", "first_fit")
+REAL_SAMPLES = ("graph", "node")
 FIT_WINDOW = 64  # first_fit: samples made and tried at a time; a window where none fits ends it
 
 
@@ -174,6 +174,12 @@ class Mirage(Distiller):
             tree sets are in (the tree sets get the rest): the classes take turns adding their
             next graph in a random order drawn from ``seed`` while it fits; a class stops at
             its first graph that does not. ``0``: tree sets only (the original).
+        real_sample: what the real share holds: ``"graph"``, whole training graphs;
+            ``"node"``, the neighbourhoods of nodes drawn uniformly from the class's training
+            graphs, each a one-root sample built and weighted as the tree samples are. The
+            trees that tell the classes apart are atypical nodes by construction (on DD, roots
+            of degree 2 where the data's nodes average 5); these carry the nodes a GNN meets on
+            real graphs, at any budget (a real graph may not fit in a small one).
         rank: which tree sets fill ``budget_bytes``: ``"support"``, the most frequent in the
             class (the original); ``"contrast"``, single trees by how much more often the
             class's graphs hold them than any other class's (share of graphs, higher first;
@@ -196,8 +202,8 @@ class Mirage(Distiller):
                  budget_bytes: int | float | None = None, cont_bins: int | None = None,
                  coverage: float | None = None, root_weight: str | None = None,
                  sample: str = "trees", budget_split: str = "support",
-                 real_share: float = 0.0, rank: str = "support", fill: str = "prefix",
-                 frozen_norm: bool = False) -> None:
+                 real_share: float = 0.0, real_sample: str = "graph", rank: str = "support",
+                 fill: str = "prefix", frozen_norm: bool = False) -> None:
         self.hops = base.positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
@@ -237,6 +243,13 @@ class Mirage(Distiller):
             raise ConfigError("distiller.real_share needs distiller.budget_bytes (the bytes it "
                               "takes a share of)")
         self.real_share = float(real_share)
+        if real_sample not in REAL_SAMPLES:
+            raise ConfigError(f"distiller.real_sample must be one of {list(REAL_SAMPLES)}, got "
+                              f"{real_sample!r}")
+        if real_sample != "graph" and not real_share:
+            raise ConfigError(f"distiller.real_sample={real_sample} needs distiller.real_share > 0 "
+                              "(the share of the budget it fills)")
+        self.real_sample = real_sample
         if rank not in RANKS:
             raise ConfigError(f"distiller.rank must be one of {list(RANKS)}, got {rank!r}")
         if rank == "contrast" and (self.budget_bytes is None or self.coverage is not None):
@@ -263,7 +276,7 @@ class Mirage(Distiller):
     def distill(self, train: TrainSplit, seed: int,
                 ctx: DistillContext | None = None) -> DistilledSet:
         """Mine ``train.graphs``; deterministic, so ``seed`` is unused but for the order of
-        real graphs (``real_share``)."""
+        real graphs or nodes (``real_share``)."""
         if not train.graphs:
             raise DataError(f"dataset '{train.name}' has no training graphs to distill")
         timings: dict[str, float] = {}
@@ -346,11 +359,11 @@ class Mirage(Distiller):
             out.extend(samples[cls])
             support.extend(float(itemset.support) for itemset in found)
         if self.real_share:
-            real = self._real_graphs(list(views.values()), seed, limit - base.nbytes(out))
+            real = self._real(list(views.values()), seed, limit - base.nbytes(out))
             out.extend(real)
-            support.extend([1.0] * len(real))  # a real graph holds itself
+            support.extend([1.0] * len(real))  # a real graph (node) holds itself
             budget["used"] += base.nbytes(real)
-            budget["real_graphs"] = len(real)
+            budget[f"real_{self.real_sample}s"] = len(real)
         lap("samples")
 
         empty = [cls for cls, found in kept.items() if not found]
@@ -466,24 +479,34 @@ class Mirage(Distiller):
         log.warning("mirage: %s; keeping it (an int budget makes this an error)", problem)
         return [itemset], [sample]
 
-    def _real_graphs(self, views: list[_Class], seed: int, room: int) -> list[Data]:
-        """Real training graphs within ``room`` bytes: the classes take turns adding their next
-        graph in a random order; a class stops at its first graph that does not fit (so small
-        graphs are not favoured). With an all-true ``pool_mask`` beside tree samples."""
+    def _real(self, views: list[_Class], seed: int, room: int) -> list[Data]:
+        """Real samples (:attr:`real_sample`) within ``room`` bytes: the classes take turns
+        adding their next graph (node) in a random order; a class stops at its first that does
+        not fit (so small ones are not favoured). A graph pools every node beside tree samples;
+        a node is the root of its tree (``sample=ego``: of its neighbourhood where smaller)."""
         gen = torch.Generator().manual_seed(seed)
-        orders = [c.members[torch.randperm(len(c.members), generator=gen).numpy()].tolist()
-                  for c in views]
-        out, open_ = [], [True] * len(views)
-        for turn in itertools.zip_longest(*orders):
-            for k, index in enumerate(turn):
-                if index is None or not open_[k]:
+        if self.real_sample == "graph":
+            pools = [c.members for c in views]
+        else:
+            pools = [np.flatnonzero(c.in_class) for c in views]
+        orders = [iter(p[torch.randperm(p.size, generator=gen).numpy()].tolist()) for p in pools]
+        out, open_ = [], list(range(len(views)))
+        while open_:
+            for k in list(open_):
+                if (index := next(orders[k], None)) is None:
+                    open_.remove(k)
                     continue
-                graph = self._graph(views[k], index, pooled=self.sample != "graph")
-                if (size := base.nbytes([graph])) > room:
-                    open_[k] = False
+                c = views[k]
+                sample = (self._graph(c, index, pooled=self.sample != "graph")
+                          if self.real_sample == "graph" else
+                          self._sample([self._tree(c.union, index)], c.union, c.cls,
+                                       None if c.scale is None
+                                       else self._weights(c.scale, [int(c.ids[index])])))
+                if (size := base.nbytes([sample])) > room:
+                    open_.remove(k)
                     continue
                 room -= size
-                out.append(graph)
+                out.append(sample)
         return out
 
     @staticmethod
@@ -660,14 +683,17 @@ class Mirage(Distiller):
             missing[found] = False
             first.update(zip(found.tolist(), at[index].tolist(), strict=True))
             lo, step = hi, 2 * step
-        trees = {t: computation_tree(union.in_edges, v, self.hops) for t, v in first.items()}
+        return {t: self._tree(union, v) for t, v in first.items()}
+
+    def _tree(self, union: GraphUnion, node: int) -> ComputationTree:
+        """``node``'s depth-``hops`` tree; with ``sample=ego`` its neighbourhood where that
+        takes fewer nodes and edges (the same root embedding)."""
+        tree = computation_tree(union.in_edges, node, self.hops)
         if self.sample == "ego":
-            for t, v in first.items():
-                ego = ego_tree(union.in_edges, v, self.hops)
-                tree = trees[t]
-                if ego.nodes.size + ego.edge_ids.size < tree.nodes.size + tree.edge_ids.size:
-                    trees[t] = ego
-        return trees
+            ego = ego_tree(union.in_edges, node, self.hops)
+            if ego.nodes.size + ego.edge_ids.size < tree.nodes.size + tree.edge_ids.size:
+                return ego
+        return tree
 
     def _sample(self, trees: list[ComputationTree], union: GraphUnion, cls: int,
                 weights: np.ndarray | None = None) -> Data:

@@ -32,6 +32,7 @@ def rule_of(row: pd.Series) -> str:
                              ("distiller.sample", "trees", "{} samples"),
                              ("distiller.root_weight", None, "roots x {}"),
                              ("distiller.real_share", 0.0, "{} real"),
+                             ("distiller.real_sample", "graph", "real {}s"),
                              ("distiller.rank", "support", "{} rank"),
                              ("distiller.fill", "prefix", "{} fill"),
                              ("distiller.frozen_norm", False, "frozen norm")):
