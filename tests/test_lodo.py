@@ -74,6 +74,12 @@ def test_the_choice_reads_only_the_seeds_every_rule_has() -> None:
     table = paired.lodo(both, ["d1", "d2", "d3"], choose_seeds=[0, 1, 2]).set_index("dataset")
     assert table["rule"].to_dict() == {"d1": "B", "d2": "A", "d3": "A"}
     assert table.loc["d2", "seeds"] == 5 and table.loc["d1", "seeds"] == 3
+    # A rule paired on seed 0 alone (its other seeds met another draw) stands on one seed's
+    # noise: however high, it is no candidate where the choice reads seeds 0-2.
+    lone = pairs[(pairs["rule"] == "A") & (pairs["seed"] == 0)].assign(rule="C",
+                                                                        val_auc_mirage=0.9)
+    table = paired.lodo(pd.concat([pairs, lone]), ["d1", "d2", "d3"], choose_seeds=[0, 1, 2])
+    assert "C" not in set(table["rule"])
 
 
 def _raw(distiller: str, seed: int, draw: int, auc: float, **cols: object) -> dict:

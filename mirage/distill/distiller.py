@@ -177,9 +177,9 @@ class Mirage(Distiller):
         real_sample: what the real share holds: ``"graph"``, whole training graphs;
             ``"node"``, the neighbourhoods of nodes drawn uniformly from the class's training
             graphs, each a one-root sample built and weighted as the tree samples are. The
-            trees that tell the classes apart are atypical nodes by construction (on DD, roots
-            of degree 2 where the data's nodes average 5); these carry the nodes a GNN meets on
-            real graphs, at any budget (a real graph may not fit in a small one).
+            trees that tell the classes apart are atypical nodes by construction; these carry
+            the nodes a GNN meets on real graphs, at any budget (a real graph may not fit in a
+            small one).
         rank: which tree sets fill ``budget_bytes``: ``"support"``, the most frequent in the
             class (the original); ``"contrast"``, single trees by how much more often the
             class's graphs hold them than any other class's (share of graphs, higher first;

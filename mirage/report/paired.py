@@ -126,47 +126,77 @@ def final_table(pairs: pd.DataFrame, rules: Sequence[str] | None = None) -> str:
             "(dataset, rule, model) cells.\n")
 
 
-def _choose(pairs: pd.DataFrame, datasets: Sequence[str],
-            everywhere: Sequence[str]) -> str | None:
-    """The rule with the highest mean validation margin (Mirage minus random at its bytes)
-    over the (dataset, model) cells of ``datasets``, then the most cells won; only rules
-    measured with every model on every dataset of ``everywhere`` (so that the left-out one can
-    be scored), at 20x compression or more. ``None`` when no rule qualifies.
+def _scores(pairs: pd.DataFrame, datasets: Sequence[str], everywhere: Sequence[str],
+            seeds: Sequence[int]) -> dict[str, tuple[float, int]]:
+    """Per rule, its mean validation margin (Mirage minus random at its bytes, AUC) over the
+    (dataset, model) cells of ``datasets`` and the cells it wins there; only rules measured with
+    every model on every dataset of ``everywhere`` (so that a left-out one can be scored), on
+    every one of ``seeds`` (a mean of fewer seeds is noisier, and noise wins a maximum), at 20x
+    compression or more."""
+    seen = pairs[pairs["dataset"].isin(everywhere)]
+    models = seen["model"].nunique()
+    out = {}
+    for rule, g in seen.groupby("rule", sort=True):
+        cells = g.groupby(["dataset", "model"])
+        margins = cells.apply(lambda c: (c.val_auc_mirage - c.val_auc_random).mean(),
+                              include_groups=False)
+        short = (cells["seed"].nunique() < len(set(seeds))).any()
+        if (len(margins) < len(everywhere) * models or short
+                or g.compression_ratio_mirage.min() < 20):
+            continue
+        voting = margins[margins.index.get_level_values("dataset").isin(datasets)]
+        out[rule] = (float(voting.mean()), int((voting > 0).sum()))
+    return out
+
+
+def _choose(pairs: pd.DataFrame, datasets: Sequence[str], everywhere: Sequence[str],
+            seeds: Sequence[int]) -> tuple[str | None, float]:
+    """The rule with the highest mean validation margin over the cells of ``datasets``, then the
+    most cells won, among :func:`_scores`' rules, and that margin; ``(None, nan)`` when no rule
+    qualifies.
 
     The mean, not a count of wins, ranks first: validation sets of 19 to 47 graphs make small
     margins a coin flip, and a count would weigh a 30-point loss like a 0.1-point one."""
-    seen = pairs[pairs["dataset"].isin(everywhere)]
-    models = seen["model"].nunique()
-    best, key = None, None
-    for rule, g in seen.groupby("rule", sort=True):
-        margins = g.groupby(["dataset", "model"]).apply(
-            lambda c: (c.val_auc_mirage - c.val_auc_random).mean(), include_groups=False)
-        if len(margins) < len(everywhere) * models or g.compression_ratio_mirage.min() < 20:
-            continue
-        voting = margins[margins.index.get_level_values("dataset").isin(datasets)]
-        score = (float(voting.mean()), int((voting > 0).sum()))
-        if key is None or score > key:
-            best, key = rule, score
-    return best
+    scores = _scores(pairs, datasets, everywhere, seeds)
+    if not scores:
+        return None, float("nan")
+    best = max(sorted(scores), key=scores.__getitem__)  # ties: the first by name
+    return best, scores[best][0]
+
+
+def candidates(pairs: pd.DataFrame, datasets: Sequence[str],
+               choose_seeds: Sequence[int]) -> str:
+    """Every rule that can be chosen, by its mean validation margin (points) over all of
+    ``datasets`` (the default's choice, no dataset left out) and cells won (Markdown)."""
+    voters = pairs[pairs["seed"].astype(int).isin(list(choose_seeds))]
+    scores = _scores(voters, datasets, datasets, choose_seeds)
+    cells = len(datasets) * voters["model"].nunique()
+    rows = [[rule, f"{100 * mean:+.2f}", f"{won} of {cells}"]
+            for rule, (mean, won) in sorted(scores.items(), key=lambda kv: kv[1], reverse=True)]
+    return markdown_table(["rule", "validation mean margin", "cells won"], rows) + "\n"
 
 
 def lodo(pairs: pd.DataFrame, datasets: Sequence[str],
          choose_seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Leave one dataset out: for each of ``datasets``, the rule :func:`_choose` picks on the
-    validation scores of the others (of the seeds in ``choose_seeds``, default all, so that
-    every rule is chosen on the same seeds), among the rules measured on all of ``datasets``,
+    validation scores of the others (of the seeds in ``choose_seeds``, default every seed of
+    ``pairs``, so that every rule is chosen on the same seeds), among the rules measured on all
+    of ``datasets`` and all of ``choose_seeds``,
     and that rule's test scores on the left-out one (every seed) against random at the same
     bytes, per model: means, the difference with its 95 % Welch interval, bytes and
     compression. Test scores never enter a choice."""
-    voters = (pairs if choose_seeds is None
-              else pairs[pairs["seed"].astype(int).isin(list(choose_seeds))])
+    if choose_seeds is None:
+        choose_seeds = sorted(pairs["seed"].astype(int).unique())
+    voters = pairs[pairs["seed"].astype(int).isin(list(choose_seeds))]
     out = []
     for left in datasets:
-        rule = _choose(voters, [d for d in datasets if d != left], datasets)
+        rule, chosen_on = _choose(voters, [d for d in datasets if d != left], datasets,
+                                  choose_seeds)
         mine = pairs[(pairs["dataset"] == left) & (pairs["rule"] == rule)]
         for model, g in mine.groupby("model", sort=True):
             diff, lo, hi, p = welch(g.test_auc_mirage, g.test_auc_random)
-            out.append({"dataset": left, "rule": rule, "model": model,
+            out.append({"dataset": left, "rule": rule, "chosen_on": 100 * chosen_on,
+                        "model": model,
                         "mirage": 100 * g.test_auc_mirage.mean(),
                         "random": 100 * g.test_auc_random.mean(),
                         "diff": diff if pd.notna(diff) else 100 * (g.test_auc_mirage.mean()
@@ -181,11 +211,13 @@ def lodo(pairs: pd.DataFrame, datasets: Sequence[str],
 def lodo_table(table: pd.DataFrame) -> str:
     """:func:`lodo`'s rows as Markdown, then per model the left-out cells won, the mean margin
     and the lowest compression: the estimate of how the default does on a new dataset."""
-    rows = [[r.dataset, r.rule, r.model, f"{r.mirage:.1f}", f"{r.random:.1f}", f"{r.diff:+.1f}",
+    rows = [[r.dataset, r.rule, f"{r.chosen_on:+.2f}", r.model, f"{r.mirage:.1f}",
+             f"{r.random:.1f}", f"{r.diff:+.1f}",
              _interval(r.diff_lo, r.diff_hi),
              f"{r.bytes}", f"{r.random_bytes}", f"{r.compression:.0f}x", f"{r.seeds}"]
             for r in table.itertuples()]
-    detail = markdown_table(["left out", "rule chosen on the others", "model", "Mirage test AUC",
+    detail = markdown_table(["left out", "rule chosen on the others",
+                             "its validation margin on them", "model", "Mirage test AUC",
                              "random test AUC", "difference", "95 % interval", "Mirage bytes",
                              "random bytes (median)", "compression", "seeds"], rows)
     return f"{detail}\n\n{lodo_summary(table)}"

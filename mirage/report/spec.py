@@ -146,10 +146,13 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
                 pairs = pairs[pairs["rule"].isin(rules)]
             if seeds := spec.get("seeds"):
                 pairs = pairs[pairs["seed"].astype(int).isin(seeds)]
-            table = paired.lodo(pairs, spec["datasets"], spec.get("choose_seeds"))
+            choose = spec.get("choose_seeds") or sorted(pairs["seed"].astype(int).unique())
+            table = paired.lodo(pairs, spec["datasets"], choose)
             (out / f"{name}_summary.md").write_text(paired.lodo_summary(table))
+            (out / f"{name}_candidates.md").write_text(
+                paired.candidates(pairs, spec["datasets"], choose))
             return [*_write(out, name, paired.lodo_table(table), table, fmt="%.6g", raw=True),
-                    out / f"{name}_summary.md"]
+                    out / f"{name}_summary.md", out / f"{name}_candidates.md"]
         if kind == "rule_selection":
             return _write(out, name, paired.select_table(pairs), pairs, fmt="%.6g", raw=True)
         rules = spec.get("rules")
