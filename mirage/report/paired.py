@@ -164,11 +164,21 @@ def _choose(pairs: pd.DataFrame, datasets: Sequence[str], everywhere: Sequence[s
     return best, scores[best][0]
 
 
+def _voters(pairs: pd.DataFrame,
+            choose_seeds: Sequence[int] | None) -> tuple[pd.DataFrame, list[int]]:
+    """The pairs a choice reads and their seeds: ``choose_seeds``, default every seed of
+    ``pairs``, so that every rule is chosen on the same seeds."""
+    seeds = pairs["seed"].astype(int)
+    chosen = sorted(seeds.unique()) if choose_seeds is None else list(choose_seeds)
+    return pairs[seeds.isin(chosen)], chosen
+
+
 def candidates(pairs: pd.DataFrame, datasets: Sequence[str],
-               choose_seeds: Sequence[int]) -> str:
+               choose_seeds: Sequence[int] | None = None) -> str:
     """Every rule that can be chosen, by its mean validation margin (points) over all of
-    ``datasets`` (the default's choice, no dataset left out) and cells won (Markdown)."""
-    voters = pairs[pairs["seed"].astype(int).isin(list(choose_seeds))]
+    ``datasets`` (the default's choice, no dataset left out) and cells won (Markdown); seeds as
+    :func:`lodo` chooses on them."""
+    voters, choose_seeds = _voters(pairs, choose_seeds)
     scores = _scores(voters, datasets, datasets, choose_seeds)
     cells = len(datasets) * voters["model"].nunique()
     rows = [[rule, f"{100 * mean:+.2f}", f"{won} of {cells}"]
@@ -181,13 +191,10 @@ def lodo(pairs: pd.DataFrame, datasets: Sequence[str],
     """Leave one dataset out: for each of ``datasets``, the rule :func:`_choose` picks on the
     validation scores of the others (of the seeds in ``choose_seeds``, default every seed of
     ``pairs``, so that every rule is chosen on the same seeds), among the rules measured on all
-    of ``datasets`` and all of ``choose_seeds``,
-    and that rule's test scores on the left-out one (every seed) against random at the same
-    bytes, per model: means, the difference with its 95 % Welch interval, bytes and
-    compression. Test scores never enter a choice."""
-    if choose_seeds is None:
-        choose_seeds = sorted(pairs["seed"].astype(int).unique())
-    voters = pairs[pairs["seed"].astype(int).isin(list(choose_seeds))]
+    of ``datasets`` and all of ``choose_seeds``, and that rule's test scores on the left-out one
+    (every seed) against random at the same bytes, per model: means, the difference with its
+    95 % Welch interval, bytes and compression. Test scores never enter a choice."""
+    voters, choose_seeds = _voters(pairs, choose_seeds)
     out = []
     for left in datasets:
         rule, chosen_on = _choose(voters, [d for d in datasets if d != left], datasets,
