@@ -731,6 +731,28 @@ def test_contrast_never_leaves_a_class_empty_when_only_its_first_tree_is_too_lar
     assert sorted({int(g.y) for g in out.samples}) == [0, 1, 2] and out.nbytes() <= 360
 
 
+def test_contrast_gives_a_class_between_two_others_the_trees_nearest_to_it(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Class 2's graphs are half class 0's triangle and half class 1's: no tree is held by a
+    larger share of class 2 than of another class. Without a fallback it got no sample, so a GNN
+    trained on the set never predicted it; it now takes the trees it holds, nearest first, and
+    the classes that have contrasting trees keep exactly theirs."""
+    triangle = [(0, 1), (1, 2), (2, 0)]
+    graphs = [make_graph(triangle, [label] * 3, cls)
+              for i in range(6) for cls, label in ((0, 0), (1, 1), (2, i % 2))]
+    data = TrainSplit(name="between", graphs=graphs, num_classes=3,
+                      features=FeatureSpec((2,), 0, ()))
+    kw = {"hops": 1, "threshold": 1, "rank": "contrast", "sample": "ego", "budget_bytes": 10**5}
+    with caplog.at_level(logging.WARNING, logger="mirage.distill.distiller"):
+        out = Mirage(**kw).distill(data, seed=0)
+    assert "class 2 holds no tree" in caplog.text and out.meta["empty_classes"] == []
+    by_class = {cls: [int(g.x[0]) for g in out.samples if int(g.y) == cls] for cls in range(3)}
+    assert by_class == {0: [0], 1: [1], 2: [0, 1]}
+    two = TrainSplit(name="two", graphs=[g for g in graphs if int(g.y) < 2], num_classes=2,
+                     features=data.features)
+    assert [int(g.x[0]) for g in Mirage(**kw).distill(two, seed=0).samples] == [0, 1]
+
+
 def test_frozen_norm_marks_the_set_and_changes_no_sample() -> None:
     data = synthetic()
     kw = {"hops": 2, "threshold": 1, "rank": "contrast", "sample": "ego", "budget_bytes": 2000}

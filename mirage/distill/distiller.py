@@ -183,7 +183,8 @@ class Mirage(Distiller):
         rank: which tree sets fill ``budget_bytes``: ``"support"``, the most frequent in the
             class (the original); ``"contrast"``, single trees by how much more often the
             class's graphs hold them than any other class's (share of graphs, higher first;
-            only trees ahead in their own class), each class an equal share of the budget.
+            only trees ahead in their own class, or, for a class ahead in none, every tree it
+            holds), each class an equal share of the budget.
         fill: how ``rank="contrast"`` fills a class's share: ``"prefix"``, the trees in rank
             order up to the first that does not fit; ``"first_fit"``, every tree in rank order
             that still fits, passing over those that do not (until a window of
@@ -444,7 +445,14 @@ class Mirage(Distiller):
         others = np.delete(held, c.cls, axis=0).max(axis=0, initial=0.0)
         count = np.rint(own * c.db.num_transactions).astype(np.int64)
         score = own - others
-        cand = np.flatnonzero((score > 0) & (count >= floor))
+        held = (count >= floor) & (count > 0)
+        cand = np.flatnonzero((score > 0) & held)
+        if cand.size == 0 and held.any():
+            # A class that holds no tree more often than some other class does (one between
+            # two others) would get no sample, and a GNN never taught it never predicts it.
+            log.warning("mirage: class %d holds no tree in a larger share of its graphs than "
+                        "another class; its share takes the trees nearest to that", c.cls)
+            cand = np.flatnonzero(held)
         order = cand[np.lexsort((cand, -count[cand], -score[cand]))]
         found, samples, size = [], [], 0
         first = None
