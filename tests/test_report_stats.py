@@ -100,3 +100,21 @@ def test_random_takes_the_bytes_of_the_arm_it_is_matched_to(tmp_path: Path) -> N
                            distilled_bytes=5), hp), "dataset.name": ""} for s in range(5)])
     match_budget(cfg, plain)
     assert plain["distiller"]["budget_bytes"] == 777
+
+
+def test_cost_counts_each_distillation_once_and_scales_runs_to_the_seeds() -> None:
+    """Two cells of one set (a cache hit for the second model): the set's 100 s count once;
+    per seed the cells take median 10 s and 30 s (train + eval), so 3 measured seeds each cost
+    120 s beside the distillation, and at 10 seeds (tuned arm: 4) 10 * 10 + 4 * 30."""
+    from mirage.report.tables import cost
+
+    rows = [{"dataset": "D", "arm": arm, "model": model, "status": "ok", "config_hash": h,
+             "cache_hit": hit, "distill_time_s": 100.0, "train_time_s": t, "eval_time_s": 2.0}
+            for arm, model, h, hit, times in (("a", "gcn", "x", "False", (7.0, 8.0, 9.0)),
+                                             ("tuned", "gin", "y", "True", (27.0, 28.0, 29.0)))
+            for t in times]
+    rows.append({**rows[0], "status": "failed", "train_time_s": 1e6})
+    table = cost(pd.DataFrame(rows), 10, {"tuned": 4}).set_index("dataset")
+    assert list(table.index) == ["D", "all"] and table.loc["D", "cells"] == 2
+    assert table.loc["D", "process-hours measured"] == round((100 + 30 + 90) / 3600, 2)
+    assert table.loc["all", "process-hours at 10 seeds"] == round((100 + 100 + 120) / 3600, 2)

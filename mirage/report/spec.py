@@ -106,6 +106,14 @@ def sweep_order(experiment: str) -> tuple[list[str], list[str], list[str]]:
     return str(params.arm).split(","), names, str(params.model).split(",")
 
 
+def study_seeds(experiment: str) -> tuple[int, dict[str, int]]:
+    """How many seeds an experiment runs per cell at its own size (``profile=none``: the
+    experiment file's ``seeds``, before a machine profile), and the arms with their own count."""
+    cfg = OmegaConf.load(ROOT / "conf" / "experiment" / f"{experiment}.yaml")
+    arms = OmegaConf.select(cfg, "study.arm_seeds", default=None) or {}
+    return len(cfg.seeds), {arm: len(seeds) for arm, seeds in arms.items()}
+
+
 def reuse_list(experiment: str) -> list[Path]:
     cfg = OmegaConf.load(ROOT / "conf" / "experiment" / f"{experiment}.yaml")
     return [ROOT / p for p in OmegaConf.select(cfg, "study.reuse", default=None) or []]
@@ -178,6 +186,19 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
                 "separable from it (Welch's t-test, 5 %)\n\n"
                 + markdown_table(header, rows, bold) + "\n")
             written.append(out / "headline.md")
+        seeds, arm_seeds = study_seeds(spec["experiment"])
+        costs = tables.cost(df, seeds, arm_seeds)
+        written += _write(out, "cost", (
+            f"# {spec['experiment']}: what the grid costs on the machine that measured it\n\n"
+            "process-hours: distillation (each set once) + training + evaluation of every ok "
+            "row that counts, copied ones included; at the study's own seeds "
+            f"(`profile=none`: {seeds} per cell"
+            + "".join(f", `{arm}` {n}" for arm, n in arm_seeds.items()) + "): each cell's "
+            "median training + evaluation per seed times its seeds, plus the same "
+            "distillations\n\n" + markdown_table(list(costs.columns),
+                                                   [[str(v) for v in r]
+                                                    for r in costs.itertuples(index=False)])),
+                          costs)
         plots.auc_vs_bytes(cells, datasets, out / "auc_vs_bytes.png")
         plots.distill_time(cells, arms, datasets, out / "distill_time.png", roles.full)
         return [*written, out / "auc_vs_bytes.png", out / "distill_time.png"]

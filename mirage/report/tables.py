@@ -177,8 +177,7 @@ def provenance(df: pd.DataFrame, reused_from: Sequence[Path] = ()) -> pd.DataFra
                        index=df.index, dtype=bool)
     mine = df[~reused]
     ran = mine[mine["status"] == "ok"]
-    fresh = ran[ran["cache_hit"].astype(str) != "True"].drop_duplicates("config_hash")
-    seconds = (fresh["distill_time_s"].sum() + ran["train_time_s"].sum()
+    seconds = (_fresh_distill_s(ran) + ran["train_time_s"].sum()
                + pd.to_numeric(ran["eval_time_s"], errors="coerce").sum())
     status = df["status"].value_counts()
     return pd.DataFrame([{
@@ -187,6 +186,33 @@ def provenance(df: pd.DataFrame, reused_from: Sequence[Path] = ()) -> pd.DataFra
         "measured from": mine["timestamp"].min(), "measured to": mine["timestamp"].max(),
         "process-hours": round(seconds / 3600, 2),
         "commits": " ".join(sorted(mine["git_sha"].unique()))}])
+
+
+def _fresh_distill_s(ok: pd.DataFrame) -> float:
+    """Distillation seconds of the sets these rows made (not cache hits), once per config."""
+    fresh = ok[ok["cache_hit"].astype(str) != "True"].drop_duplicates("config_hash")
+    return float(fresh["distill_time_s"].sum())
+
+
+def cost(df: pd.DataFrame, seeds: int, arm_seeds: dict[str, int]) -> pd.DataFrame:
+    """What a study's grid costs on the machine that measured it, per dataset and in total: the
+    process-hours of its ok rows (every row that counts, copied ones included: a fresh clone
+    measures them too), and the same grid at ``seeds`` seeds per cell (``arm_seeds``: an arm's
+    own count), each cell's median training + evaluation seconds per seed times its seeds, plus
+    the same distillations (a set is distilled once, whatever the seeds). CSV-ready."""
+    ok = df[df["status"] == "ok"].assign(
+        run_s=lambda d: pd.to_numeric(d["train_time_s"]) + pd.to_numeric(
+            d["eval_time_s"], errors="coerce").fillna(0.0))
+    out = []
+    for dataset, g in [*ok.groupby("dataset", sort=False), ("all", ok)]:
+        per_seed = g.groupby(["dataset", "arm", "model"])["run_s"].median()
+        counts = per_seed.index.get_level_values("arm").map(lambda a: arm_seeds.get(a, seeds))
+        distill = _fresh_distill_s(g)
+        out.append({"dataset": dataset, "cells": len(per_seed), "rows": len(g),
+                    "process-hours measured": round((distill + g["run_s"].sum()) / 3600, 2),
+                    f"process-hours at {seeds} seeds":
+                        round((distill + float((per_seed * counts).sum())) / 3600, 2)})
+    return pd.DataFrame(out)
 
 
 def provenance_text(table: pd.DataFrame, study: str) -> str:
