@@ -175,6 +175,30 @@ def test_a_report_spec_names_a_known_random_draw(tmp_path) -> None:
         build_table(spec, tmp_path, results=tmp_path)
 
 
+def test_random_of_two_gnn_depths_pooled_is_refused_and_random_where_keeps_one(
+        tmp_path) -> None:
+    """Random runs with the default GNN and with Mirage's depth at the same bytes and seed: a
+    table pooling both would meet one Mirage run twice and average the two; it must say so, and
+    ``random_where`` picks which kind Mirage meets."""
+    from mirage.report.spec import build_table
+
+    (tmp_path / "s").mkdir()
+    mirage = _raw("mirage", 0, 0, 0.8, **{"distiller.budget_bytes": "0.02",
+                                          "distilled_bytes": 100, "model.num_layers": "2"})
+    random = [_raw("random", 0, 0, auc, **{"distiller.budget_bytes": "100",
+                                           "distilled_bytes": 110, "model.num_layers": depth})
+              for auc, depth in ((0.5, "3"), (0.7, "2"))]
+    rows = pd.DataFrame([mirage, *random])
+    with pytest.raises(ValueError, match="several random runs meet"):
+        paired.paired(rows)
+    rows.to_csv(tmp_path / "s" / "runs.csv", index=False)
+    spec = {"name": "t", "kind": "rule_vs_random", "runs": ["s/runs.csv"]}
+    with pytest.raises(SystemExit, match="several random runs meet"):
+        build_table(spec, tmp_path, results=tmp_path)
+    build_table({**spec, "random_where": {"model.num_layers": 2}}, tmp_path, results=tmp_path)
+    assert pd.read_csv(tmp_path / "t.csv")["test_auc_random"].tolist() == [0.7]
+
+
 def test_a_curve_spec_can_keep_one_rule_across_its_budgets(tmp_path) -> None:
     from mirage.report.spec import build_table
 

@@ -66,8 +66,14 @@ def paired(rows: pd.DataFrame, draws: str = "per_seed") -> pd.DataFrame:
     mirage["matched"] = mirage["distilled_bytes"].astype(int)
     keys = ["dataset", "model", "seed"]
     cols = ["val_auc", "test_auc", "distilled_bytes", "compression_ratio"]
-    return mirage[[*keys, "rule", "matched", *cols]].merge(
+    out = mirage[[*keys, "rule", "matched", *cols]].merge(
         random[[*keys, "matched", *cols]], on=[*keys, "matched"], suffixes=("_mirage", "_random"))
+    if (twice := out.duplicated([*keys, "rule", "matched"], keep=False)).any():
+        first = out[twice].iloc[0]
+        raise ValueError(f"several random runs meet Mirage's {first['rule']!r} on "
+                         f"{first['dataset']} / {first['model']} / seed {first['seed']} (random "
+                         "runs of different settings pooled); keep one kind (random_where)")
+    return out
 
 
 def _interval(lo: float, hi: float) -> str:

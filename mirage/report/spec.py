@@ -132,9 +132,12 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
         return _write(out, name, tables.ablation_text(table, spec["column"], values, name,
                                                        sources), table)
     if kind in ("rule_selection", "rule_vs_random", "rule_lodo", "rule_curve"):
+        # random_where: which random runs Mirage meets, where a table pools several kinds.
+        for column, value in (spec.get("random_where") or {}).items():
+            df = df[(df["distiller"] != "random") | (df[column].astype(str) == str(value))]
         try:
             pairs = paired.paired(df, spec.get("random_draws", "per_seed"))
-        except ValueError as err:  # paired checks the draw
+        except ValueError as err:  # paired checks the draw and that one random run meets each
             raise SystemExit(f"report spec table {name!r}: {err}") from None
         pairs = pairs.sort_values(["dataset", "rule", "model", "seed"])
         if kind == "rule_curve":
