@@ -445,14 +445,14 @@ class Mirage(Distiller):
         others = np.delete(held, c.cls, axis=0).max(axis=0, initial=0.0)
         count = np.rint(own * c.db.num_transactions).astype(np.int64)
         score = own - others
-        held = (count >= floor) & (count > 0)
-        cand = np.flatnonzero((score > 0) & held)
-        if cand.size == 0 and held.any():
+        present = (count >= floor) & (count > 0)
+        cand = np.flatnonzero((score > 0) & present)
+        if cand.size == 0 and present.any():
             # A class that holds no tree more often than some other class does (one between
             # two others) would get no sample, and a GNN never taught it never predicts it.
             log.warning("mirage: class %d holds no tree in a larger share of its graphs than "
                         "another class; its share takes the trees nearest to that", c.cls)
-            cand = np.flatnonzero(held)
+            cand = np.flatnonzero(present)
         order = cand[np.lexsort((cand, -count[cand], -score[cand]))]
         found, samples, size = [], [], 0
         first = None

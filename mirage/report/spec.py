@@ -191,17 +191,8 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
             written.append(out / "headline.md")
         seeds, arm_seeds = study_seeds(spec["experiment"])
         costs = tables.cost(df, seeds, arm_seeds)
-        written += _write(out, "cost", (
-            f"# {spec['experiment']}: what the grid costs on the machine that measured it\n\n"
-            "process-hours: distillation (each set once) + training + evaluation of every ok "
-            "row that counts, copied ones included; at the study's own seeds "
-            f"(`profile=none`: {seeds} per cell"
-            + "".join(f", `{arm}` {n}" for arm, n in arm_seeds.items()) + "): each cell's "
-            "median training + evaluation per seed times its seeds, plus the same "
-            "distillations\n\n" + markdown_table(list(costs.columns),
-                                                   [[str(v) for v in r]
-                                                    for r in costs.itertuples(index=False)])),
-                          costs)
+        written += _write(out, "cost", tables.cost_text(costs, spec["experiment"], seeds,
+                                                        arm_seeds), costs)
         plots.auc_vs_bytes(cells, datasets, out / "auc_vs_bytes.png")
         plots.distill_time(cells, arms, datasets, out / "distill_time.png", roles.full)
         return [*written, out / "auc_vs_bytes.png", out / "distill_time.png"]

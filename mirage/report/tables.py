@@ -215,6 +215,19 @@ def cost(df: pd.DataFrame, seeds: int, arm_seeds: dict[str, int]) -> pd.DataFram
     return pd.DataFrame(out)
 
 
+def cost_text(table: pd.DataFrame, experiment: str, seeds: int,
+              arm_seeds: dict[str, int]) -> str:
+    """:func:`cost`'s Markdown file."""
+    own = "".join(f", `{arm}` {n}" for arm, n in arm_seeds.items())
+    return (f"# {experiment}: what the grid costs on the machine that measured it\n\n"
+            "process-hours: distillation (each set once) + training + evaluation of every ok row "
+            "that counts, copied ones included; at the study's own seeds (`profile=none`: "
+            f"{seeds} per cell{own}): each cell's median training + evaluation per seed times "
+            "its seeds, plus the same distillations\n\n"
+            + markdown_table(list(table.columns),
+                             [[str(v) for v in r] for r in table.itertuples(index=False)]))
+
+
 def provenance_text(table: pd.DataFrame, study: str) -> str:
     """The provenance Markdown file of a study."""
     rows = [[str(v) for v in r] for r in table.itertuples(index=False)]
