@@ -88,6 +88,22 @@ def _raw(distiller: str, seed: int, draw: int, auc: float, **cols: object) -> di
             "compression_ratio": 50.0, **cols}
 
 
+def test_stability_shows_the_choice_each_seed_alone_makes_then_all() -> None:
+    """On seed 2 alone B leads everywhere (its validation margin raised there, enough to lead the
+    mean of all three too): every left-out dataset gets B; seeds 0 and 1 alone choose as the
+    unraised pairs do. Each line scores the left-out datasets on test under its own choice."""
+    pairs = _pairs()
+    pairs.loc[(pairs["rule"] == "B") & (pairs["seed"] == 2), "val_auc_mirage"] += 0.5
+    text = paired.lodo_stability(pairs, ["d1", "d2", "d3"], [0, 1, 2])
+    choices = text.split("\n\n")[0].splitlines()[2:]
+    lines = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:4] for line in choices}
+    assert lines == {"0": ["B", "A", "A"], "1": ["B", "A", "A"], "2": ["B", "B", "B"],
+                     "0, 1, 2": ["B", "B", "B"]}
+    assert "| A | A |" in text and "| B | B |" in text
+    # seed 2 alone: B everywhere, whose test margins are +1, -1, -1 points
+    assert text.splitlines()[4].endswith("| 1 of 3, -0.33 |")
+
+
 def test_random_is_a_new_draw_per_seed_or_the_one_draw_the_table_names() -> None:
     """per_seed pairs Mirage's seed s with random drawn with distill_seed s; fixed with the draw
     of distill_seed 0; either way one pair per seed (old rows without a draw are draw 0)."""

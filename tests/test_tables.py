@@ -236,6 +236,18 @@ def test_readme_blocks_are_filled_from_their_files(tmp_path: Path) -> None:
         sync_blocks(readme, check=False)
 
 
+def test_two_tables_of_one_file_stay_two_tables_in_the_readme(tmp_path: Path) -> None:
+    """Prose between two tables is dropped, the blank line that keeps them apart is not:
+    without it Markdown renders the second header as a row of the first table."""
+    table = tmp_path / "t.md"
+    table.write_text("| a |\n|---|\n| 1 |\n\nlegend\n| b |\n|---|\n| 2 |\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"<!-- table: {table} -->\n<!-- /table -->\n")
+    sync_blocks(readme, check=False)
+    assert readme.read_text() == (f"<!-- table: {table} -->\n| a |\n|---|\n| 1 |\n\n"
+                                  "| b |\n|---|\n| 2 |\n<!-- /table -->\n")
+
+
 def test_top5_is_ranked_by_validation_never_by_test(tmp_path: Path) -> None:
     # Validation and test disagree completely: ranked by test, the top-5 would be seeds 0-4.
     path = tmp_path / "runs.csv"

@@ -256,6 +256,29 @@ def lodo_summary(table: pd.DataFrame) -> str:
     return f"{summary}\n"
 
 
+def lodo_stability(pairs: pd.DataFrame, datasets: Sequence[str],
+                   choose_seeds: Sequence[int]) -> str:
+    """How much :func:`lodo` hangs on which validation seeds choose (Markdown): the choice and
+    its left-out summary per model when each of ``choose_seeds`` alone chooses, then all of
+    them; rules named by letter (a second table names them). Test scores are every seed's, as in
+    :func:`lodo`."""
+    runs = [[s] for s in choose_seeds] + [list(choose_seeds)]
+    tables = [lodo(pairs, datasets, seeds) for seeds in runs]
+    names = sorted({r for t in tables for r in t["rule"]})
+    letter = {rule: chr(ord("A") + i) for i, rule in enumerate(names)}
+    models = sorted(tables[0]["model"].unique())
+    rows = []
+    for seeds, t in zip(runs, tables, strict=True):
+        chosen = t.drop_duplicates("dataset").set_index("dataset")["rule"]
+        rows.append([", ".join(map(str, seeds)), *(letter[chosen[d]] for d in datasets),
+                     *(f"{_won(g['diff'])}, {g['diff'].mean():+.2f}"
+                       for _, g in t.groupby("model", sort=True))])
+    legend = markdown_table(["letter", "rule"], [[letter[rule], rule] for rule in names])
+    return (markdown_table(["choosing seeds", *datasets,
+                            *(f"{m}: won, mean margin" for m in models)], rows)
+            + f"\n\n{legend}\n")
+
+
 def curve(pairs: pd.DataFrame) -> pd.DataFrame:
     """Per dataset, model and budget rule: Mirage's and random's bytes, mean and std (ddof 0)
     test AUC, and the difference with its 95 % Welch interval, in order of Mirage's bytes."""

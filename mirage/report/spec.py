@@ -162,8 +162,13 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
             (out / f"{name}_summary.md").write_text(paired.lodo_summary(table))
             (out / f"{name}_candidates.md").write_text(
                 paired.candidates(pairs, spec["datasets"], choose))
+            extra = [out / f"{name}_summary.md", out / f"{name}_candidates.md"]
+            if choose and len(choose) > 1:  # how the choice moves with the seeds that choose
+                (out / f"{name}_stability.md").write_text(
+                    paired.lodo_stability(pairs, spec["datasets"], choose))
+                extra.append(out / f"{name}_stability.md")
             return [*_write(out, name, paired.lodo_table(table), table, fmt="%.6g", raw=True),
-                    out / f"{name}_summary.md", out / f"{name}_candidates.md"]
+                    *extra]
         if kind == "rule_selection":
             return _write(out, name, paired.select_table(pairs), pairs, fmt="%.6g", raw=True)
         rules = spec.get("rules")
@@ -235,10 +240,20 @@ def build(study: str, out: Path | None = None, results: Path = RESULTS) -> list[
 
 
 def table_lines(path: Path) -> str:
-    """The lines of a generated Markdown file that belong to its table(s), newline-terminated."""
+    """The lines of a generated Markdown file that belong to its table(s), newline-terminated,
+    with a blank line between two tables (without it Markdown renders them as one)."""
     if not path.is_file():
         raise FileNotFoundError(f"a README table block names {path}, which does not exist")
-    return "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("|"))
+    tables: list[list[str]] = []
+    previous = False
+    for line in path.read_text().splitlines():
+        row = line.startswith("|")
+        if row and not previous:
+            tables.append([])
+        if row:
+            tables[-1].append(line + "\n")
+        previous = row
+    return "\n".join("".join(table) for table in tables)
 
 
 def sync_blocks(readme: Path, check: bool, sources: Mapping[str, Path] | None = None) -> list[str]:
