@@ -80,6 +80,9 @@ def test_the_choice_reads_only_the_seeds_every_rule_has() -> None:
                                                                         val_auc_mirage=0.9)
     table = paired.lodo(pd.concat([pairs, lone]), ["d1", "d2", "d3"], choose_seeds=[0, 1, 2])
     assert "C" not in set(table["rule"])
+    # choosing seeds no rule has: no choice, and the table says so
+    none = paired.lodo(pairs, ["d1", "d2", "d3"], choose_seeds=[0, 7])
+    assert none.empty and paired.lodo_table(none) == paired.NO_RULE
 
 
 def _raw(distiller: str, seed: int, draw: int, auc: float, **cols: object) -> dict:

@@ -221,9 +221,14 @@ def lodo(pairs: pd.DataFrame, datasets: Sequence[str],
     return pd.DataFrame(out)
 
 
+NO_RULE = "No rule is measured with every model on every dataset and every choosing seed.\n"
+
+
 def lodo_table(table: pd.DataFrame) -> str:
     """:func:`lodo`'s rows as Markdown, then per model the left-out cells won, the mean margin
     and the lowest compression: the estimate of how the default does on a new dataset."""
+    if table.empty:
+        return NO_RULE
     rows = [[r.dataset, r.rule, f"{r.chosen_on:+.2f}", r.model, f"{r.mirage:.1f}",
              f"{r.random:.1f}", f"{r.diff:+.1f}",
              _interval(r.diff_lo, r.diff_hi),
@@ -246,6 +251,8 @@ def _won(diff: pd.Series) -> str:
 def lodo_summary(table: pd.DataFrame) -> str:
     """Per model: the left-out cells won, those won and lost beyond their interval, the mean
     margin and the lowest compression (Markdown)."""
+    if table.empty:
+        return NO_RULE
     summary = markdown_table(
         ["model", "left-out datasets won", "significant wins / losses", "mean margin",
          "lowest compression"],

@@ -163,7 +163,10 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
             (out / f"{name}_candidates.md").write_text(
                 paired.candidates(pairs, spec["datasets"], choose))
             extra = [out / f"{name}_summary.md", out / f"{name}_candidates.md"]
-            if choose and len(choose) > 1:  # how the choice moves with the seeds that choose
+            if spec.get("stability"):  # how the choice moves with the seeds that choose
+                if not choose:
+                    raise SystemExit(f"report spec table {name!r}: stability needs "
+                                     "choose_seeds (the seeds that choose, one at a time)")
                 (out / f"{name}_stability.md").write_text(
                     paired.lodo_stability(pairs, spec["datasets"], choose))
                 extra.append(out / f"{name}_stability.md")
