@@ -140,6 +140,10 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
         except ValueError as err:  # paired checks the draw and that one random run meets each
             raise SystemExit(f"report spec table {name!r}: {err}") from None
         pairs = pairs.sort_values(["dataset", "rule", "model", "seed"])
+        if seeds := spec.get("seeds"):
+            pairs = pairs[pairs["seed"].astype(int).isin(seeds)]
+        if models := spec.get("models"):
+            pairs = pairs[pairs["model"].isin(models)]
         if kind == "rule_curve":
             if pattern := spec.get("rule_pattern"):  # one rule across its budgets
                 pairs = pairs[pairs["rule"].str.fullmatch(pattern)]
@@ -152,11 +156,8 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
             return [*_write(out, name, paired.curve_table(table), table, fmt="%.6g", raw=True),
                     out / f"{name}.png"]
         if kind == "rule_lodo":
-            pairs = pairs[pairs["model"].isin(spec["models"])]
             if rules := spec.get("rules"):
                 pairs = pairs[pairs["rule"].isin(rules)]
-            if seeds := spec.get("seeds"):
-                pairs = pairs[pairs["seed"].astype(int).isin(seeds)]
             choose = spec.get("choose_seeds")
             table = paired.lodo(pairs, spec["datasets"], choose)
             (out / f"{name}_summary.md").write_text(paired.lodo_summary(table))
