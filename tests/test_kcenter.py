@@ -51,6 +51,11 @@ def test_kcenter_trains_its_target_gnn_and_differs_from_herding() -> None:
     assert k.meta["per_class"] == h.meta["per_class"] == {0: 4, 1: 4}
     assert k.meta["target_final_loss"] == h.meta["target_final_loss"]  # one target GNN recipe
     assert k.meta["train_indices"] != h.meta["train_indices"]
+    # At one graph per class both take the graph nearest the class's mean: the same set, which
+    # is why experiment=paper_main runs KCenter at 10 graphs per class only.
+    one = [cls(gpc=1, epochs=2).distill(train, 0, ctx).meta["train_indices"]
+           for cls in (KCenter, Herding)]
+    assert one[0] == one[1]
 
 
 def test_kcenter_reuses_herdings_target_gnn_and_counts_its_time(tmp_path) -> None:
