@@ -27,6 +27,8 @@ def _cells(study: str) -> dict[tuple[str, ...], set[str]]:
              if not OmegaConf.is_missing(f, "name") and "name" in f}
     cells: dict[tuple[str, ...], set[str]] = defaultdict(set)
     for row in current_rows(RESULTS / study / "runs.csv"):
+        if row["status"] == "failed":  # retried by the next run, with whatever it composes then
+            continue
         key = (row["arm"], names[row["dataset"]], row["model"], row.get("distiller.hops", ""),
                row.get("distiller.threshold", ""))
         cells[key].add(row["config_hash"])

@@ -180,7 +180,7 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
         return _write(out, name, paired.final_table(pairs, rules), shown, fmt="%.6g", raw=True)
     if kind == "paper_main":
         arms, datasets, models = sweep_order(spec["experiment"])
-        df = df[df["arm"].isin(arms)]  # rows of an arm that left the grid stay out of its tables
+        df = df[~df["arm"].isin(spec.get("drop_arms") or [])]  # arms that left the grid
         family = dict(zip(df["arm"], df["distiller"], strict=True))
         shown = dict.fromkeys([*arms, *family, *(spec.get("headline") or {}).get("arms", [])])
         roles = paper.Roles(looks((arm, family.get(arm, arm)) for arm in shown),
