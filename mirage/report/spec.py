@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from mirage.report import paired, paper, plots, tables
 from mirage.report.arms import looks
@@ -84,17 +84,19 @@ def rows_of(spec: Mapping[str, Any], results: Path) -> tuple[pd.DataFrame, str]:
     return normalize(df), sources
 
 
+def _experiment(name: str) -> DictConfig:
+    """An experiment file over the experiments it extends (the plain entries of its defaults
+    list, e.g. ``- paper_main``), without a machine profile: the study at its own size."""
+    cfg = OmegaConf.load(ROOT / "conf" / "experiment" / f"{name}.yaml")
+    parents = [_experiment(entry) for entry in cfg.get("defaults") or []
+               if isinstance(entry, str) and entry != "_self_" and not entry.startswith("/")]
+    return OmegaConf.merge(*parents, cfg)
+
+
 def sweep_params(experiment: str) -> dict[str, Any]:
-    """An experiment's ``hydra.sweeper.params``, over those of the experiments it extends (a
-    plain entry of its defaults list, e.g. ``- paper_main``)."""
-    cfg = OmegaConf.load(ROOT / "conf" / "experiment" / f"{experiment}.yaml")
-    params: dict[str, Any] = {}
-    for entry in cfg.get("defaults") or []:
-        if isinstance(entry, str) and entry != "_self_" and not entry.startswith("/"):
-            params.update(sweep_params(entry))
-    params.update(OmegaConf.to_container(
-        OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or OmegaConf.create({})))
-    return params
+    """An experiment's ``hydra.sweeper.params``, over those of the experiments it extends."""
+    params = OmegaConf.select(_experiment(experiment), "hydra.sweeper.params", default=None)
+    return OmegaConf.to_container(params or OmegaConf.create({}))
 
 
 def sweep_order(experiment: str) -> tuple[list[str], list[str], list[str]]:
@@ -107,16 +109,16 @@ def sweep_order(experiment: str) -> tuple[list[str], list[str], list[str]]:
 
 
 def study_seeds(experiment: str) -> tuple[int, dict[str, int]]:
-    """How many seeds an experiment runs per cell at its own size (``profile=none``: the
-    experiment file's ``seeds``, before a machine profile), and the arms with their own count."""
-    cfg = OmegaConf.load(ROOT / "conf" / "experiment" / f"{experiment}.yaml")
+    """How many seeds an experiment runs per cell at its own size (``profile=none``: its
+    ``seeds``, before a machine profile), and the arms with their own count."""
+    cfg = _experiment(experiment)
     arms = OmegaConf.select(cfg, "study.arm_seeds", default=None) or {}
     return len(cfg.seeds), {arm: len(seeds) for arm, seeds in arms.items()}
 
 
 def reuse_list(experiment: str) -> list[Path]:
-    cfg = OmegaConf.load(ROOT / "conf" / "experiment" / f"{experiment}.yaml")
-    return [ROOT / p for p in OmegaConf.select(cfg, "study.reuse", default=None) or []]
+    return [ROOT / p for p in OmegaConf.select(_experiment(experiment), "study.reuse",
+                                               default=None) or []]
 
 
 def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> list[Path]:
