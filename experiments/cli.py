@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from omegaconf import DictConfig
 
@@ -31,6 +32,24 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     if bad:
         parser.error(f"{bad[0]!r} is not a KEY=VALUE override")
     return args
+
+
+def exit_with(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> NoReturn:
+    """Exit with ``main(argv)``'s status. Bad input (an override Hydra cannot compose, a value the
+    harness refuses) is one ``error:`` line on stderr and status 2, as in ``run.py``, not a
+    traceback."""
+    from hydra.errors import HydraException
+
+    from mirage.errors import MirageError
+
+    try:
+        status = main(argv)
+    except (HydraException, MirageError) as err:
+        # Hydra ends a missing-option message with its search path, which names no valid value.
+        message = str(err).split("Config search path:")[0]
+        print(f"error: {' '.join(message.split())}", file=sys.stderr)
+        status = 2
+    raise SystemExit(status)
 
 
 def describe(doc: str | None) -> str:

@@ -218,3 +218,19 @@ def test_generic_rule_pairs_mirage_with_random_at_its_own_bytes(tmp_path: Path) 
     final = generic_rule.final_table(pairs)
     assert "| D | top 10 | gcn | 70.0 ± 0.0 | 60.0 ± 0.0 | +10.0 | 1000 | 1100 | 50x | 2 |" in final
     assert "higher in 1 of 2" in final
+
+
+@pytest.mark.parametrize("override, named", [("arm=nosuch", "mirage_at_kidd_1"),
+                                             ("distiller.bogus=1", "distiller.bogus")])
+def test_bad_override_is_one_error_line(override: str, named: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """An experiments/ command line given an override Hydra cannot compose exits 2 with one
+    ``error:`` line naming the key (and, for a group, its valid options), not a traceback."""
+    from experiments.analysis import set_sizes
+    from experiments.cli import exit_with
+
+    with pytest.raises(SystemExit) as stop:
+        exit_with(set_sizes.main, [override])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and named in err

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from torch_geometric.data import Data
 
-from experiments.cli import compose, describe, parse
+from experiments.cli import compose, describe, exit_with, parse
 from mirage.report.formats import markdown_table
 
 
@@ -77,4 +77,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_with(main)

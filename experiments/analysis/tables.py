@@ -20,7 +20,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from experiments.cli import describe
+from experiments.cli import describe, exit_with
 from mirage.report import tables
 from mirage.report.rows import HP_PREFIXES, KEYS, current, normalize, read, where
 
@@ -96,4 +96,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_with(main)

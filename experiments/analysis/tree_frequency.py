@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from experiments.benchmarks.common import config
-from experiments.cli import describe, parse
+from experiments.cli import describe, exit_with, parse
 
 SUMMARY_COLUMNS = ["dataset", "class", "hops", "graphs", "distinct_trees", "top1_freq",
                    "trees_freq_ge_0.1", "singleton_share", "min_support", "trees_ge_min_support"]
@@ -147,4 +147,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_with(main)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.benchmarks.common import config, write
-from experiments.cli import ROOT, describe, parse
+from experiments.cli import ROOT, describe, exit_with, parse
 from mirage.report.formats import markdown_table
 
 BUDGETS = (2_000, 5_000, 20_000, 100_000, 1_000_000)
@@ -74,4 +74,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_with(main)

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.benchmarks import common
-from experiments.cli import describe, parse
+from experiments.cli import describe, exit_with, parse
 from mirage.report.formats import markdown_table
 
 CASES = ["nci1:1", "nci1:10", "ogbg_molbace:1", "ogbg_molbace:10", "dd:10"]
@@ -169,4 +169,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_with(main)

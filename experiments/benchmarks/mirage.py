@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.benchmarks import common
-from experiments.cli import CONF, describe, parse
+from experiments.cli import CONF, describe, exit_with, parse
 from mirage.report.formats import markdown_table
 
 PHASES = ("union", "trees", "mining", "filter", "samples")
@@ -225,4 +225,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_with(main)

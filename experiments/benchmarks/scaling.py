@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.benchmarks import common
-from experiments.cli import ROOT, describe, parse
+from experiments.cli import ROOT, describe, exit_with, parse
 from mirage.report.formats import markdown_table
 
 SIZES = (10_000, 100_000, 300_000, 1_000_000)
@@ -139,4 +139,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_with(main)

@@ -17,7 +17,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments.cli import ROOT, describe, parse, sweep
+from experiments.cli import ROOT, describe, exit_with, parse, sweep
 
 BUDGETS = {"nci1": (5_000, 20_000, 100_000, 300_000),
            "ogbg_molbace": (30_000, 100_000, 300_000, 1_000_000)}
@@ -45,4 +45,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_with(main)

@@ -18,7 +18,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments.cli import ROOT, describe, parse
+from experiments.cli import ROOT, describe, exit_with, parse
 from experiments.studies.generic_default import RULES, against_random
 
 # Per dataset: its generic path and the budgets (bytes); the last is about KiDD's 10-graph set.
@@ -56,4 +56,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_with(main)

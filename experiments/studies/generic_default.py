@@ -33,7 +33,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments.cli import ROOT, compose, describe, parse, sweep
+from experiments.cli import ROOT, compose, describe, exit_with, parse, sweep
 from experiments.tools import make_tu
 from mirage.report import paired, rows
 
@@ -166,4 +166,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_with(main)

@@ -13,6 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
+from experiments.cli import exit_with
 from mirage.data import SPLIT_PARTS, SPLITS_DIR, randperm_split, resolve_data_root
 
 DATASETS = ("MUTAG", "NCI1", "DD", "IMDB-BINARY")
@@ -45,4 +46,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_with(main)

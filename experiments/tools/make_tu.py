@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.cli import exit_with
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -148,4 +150,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_with(main)
