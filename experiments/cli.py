@@ -34,7 +34,8 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     return args
 
 
-def exit_with(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> NoReturn:
+def exit_with(main: Callable[[Sequence[str] | None], int],
+              argv: Sequence[str] | None = None) -> NoReturn:
     """Exit with ``main(argv)``'s status. Bad input (an override Hydra cannot compose, a value the
     harness refuses) is one ``error:`` line on stderr and status 2, as in ``run.py``, not a
     traceback."""
