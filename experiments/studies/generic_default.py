@@ -11,6 +11,8 @@ Usage::
     python -m experiments.studies.generic_default select    # every rule, seeds 0-2
     python -m experiments.studies.generic_default final --rules budget2   # seeds 0-4
     python -m experiments.studies.generic_default lodo --models gcn gin   # real datasets only
+    python -m experiments.studies.generic_default final --group ogb --datasets ogbg-molbace \
+        --rules contrast_ego_size_frozen --results-dir results/generic_ogb   # held out
     python -m experiments.studies.generic_default select --datasets MUTAG --models gcn \\
         --seeds 0 --results-dir /tmp/r -- train.epochs=2
 
@@ -82,10 +84,11 @@ RULES: dict[str, list[str]] = {name: [f"distiller.{k}={v}" for k, v in {**ORIGIN
 MODELS = ("gcn", "gin", "gat")
 
 
-def dataset_overrides(name: str, syn_root: Path) -> list[str]:
-    """The generic path for ``name``; synthetic datasets read from ``syn_root``."""
+def dataset_overrides(name: str, syn_root: Path, group: str = "tu") -> list[str]:
+    """The generic path for ``name`` in dataset ``group``; synthetic datasets read from
+    ``syn_root``."""
     extra = [f"data_root={syn_root}"] if name in make_tu.SPECS else []
-    return ["dataset=tu", f"dataset.name={name}", *extra]
+    return [f"dataset={group}", f"dataset.name={name}", *extra]
 
 
 def mirage_bytes(overrides: Sequence[str]) -> int:
@@ -102,7 +105,8 @@ def mirage_bytes(overrides: Sequence[str]) -> int:
 
 
 def run(datasets: Sequence[str], rules: Sequence[str], models: Sequence[str],
-        seeds: Sequence[int], results_dir: Path, syn_root: Path, extra: Sequence[str]) -> int:
+        seeds: Sequence[int], results_dir: Path, syn_root: Path, extra: Sequence[str],
+        group: str = "tu") -> int:
     """Mirage under every rule, then random at its bytes, on every dataset; the worst exit code
     of the sweeps (a rule that cannot distil a dataset is reported and skipped)."""
     missing = [n for n in datasets if n in make_tu.SPECS
@@ -110,7 +114,8 @@ def run(datasets: Sequence[str], rules: Sequence[str], models: Sequence[str],
     if missing:
         make_tu.main(["--out", str(syn_root), "--names", *missing])
     common = [f"model={','.join(models)}", f"results_dir={results_dir}"]
-    return max((against_random(f"{name} {rule}", [*dataset_overrides(name, syn_root), *extra],
+    return max((against_random(f"{name} {rule}",
+                               [*dataset_overrides(name, syn_root, group), *extra],
                                RULES[rule], common, seeds)
                 for name in datasets for rule in rules), default=0)
 
@@ -144,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--models", nargs="+", default=list(MODELS))
     ap.add_argument("--seeds", nargs="+", type=int)
     ap.add_argument("--results-dir", type=Path, default=ROOT / "results" / "generic_default")
+    ap.add_argument("--group", choices=["tu", "ogb"], default="tu",
+                    help="the generic dataset group the --datasets belong to")
     ap.add_argument("--syn-root", type=Path, default=ROOT / "data" / "syn")
     args = parse(ap, argv)
     final = args.phase == "final"
@@ -152,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     datasets = ([d for d in args.datasets if d in NAMED] if args.phase == "lodo"
                 else args.datasets)
     code = run(datasets, rules, args.models, seeds, args.results_dir.resolve(),
-               args.syn_root.resolve(), args.overrides)
+               args.syn_root.resolve(), args.overrides, args.group)
     # Selection and final tables keep the draw they were measured with (one, distill seed 0).
     pairs = paired.paired(rows.load([args.results_dir / "runs.csv"]),
                           "per_seed" if args.phase == "lodo" else "fixed")
