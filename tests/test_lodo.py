@@ -22,11 +22,12 @@ VAL = {("A", "d1"): 0.10, ("A", "d2"): -0.03, ("A", "d3"): -0.08,
        ("B", "d1"): -0.01, ("B", "d2"): 0.01, ("B", "d3"): 0.01}
 
 
-def _pairs() -> pd.DataFrame:
+def _pairs(split: str = "0") -> pd.DataFrame:
     rows = []
     for (rule, dataset), margin in VAL.items():
         for seed in range(3):
             rows.append({"dataset": dataset, "rule": rule, "model": "gcn", "seed": seed,
+                         "split": split,
                          "val_auc_mirage": 0.7 + margin, "val_auc_random": 0.7,
                          "test_auc_mirage": 0.7 - margin + 0.001 * seed,
                          "test_auc_random": 0.7 + 0.001 * seed,
@@ -83,6 +84,25 @@ def test_the_choice_reads_only_the_seeds_every_rule_has() -> None:
     # choosing seeds no rule has: no choice, and the table says so
     none = paired.lodo(pairs, ["d1", "d2", "d3"], choose_seeds=[0, 7])
     assert none.empty and paired.lodo_table(none) == paired.NO_RULE
+
+
+def test_other_splits_add_test_scores_but_no_votes() -> None:
+    """Split 1's validation would make A lead everywhere; chosen on split 0 the choices stand,
+    and the left-out test averages the splits, each weighing the same, with an interval over the
+    per-split differences (the seeds of a split share its test set)."""
+    other = _pairs("1").assign(val_auc_mirage=lambda d: d["val_auc_mirage"]
+                               + 0.5 * (d["rule"] == "A"))
+    # test margins of +k points on splits 1 (three seeds) and 2 (seed 0 alone)
+    one, two = (other.assign(split=str(k), test_auc_mirage=other["test_auc_random"] + k / 100)
+                for k in (1, 2))
+    both = pd.concat([_pairs(), one, two[two["seed"] == 0]])
+    assert set(paired.lodo(both, ["d1", "d2", "d3"])["rule"]) == {"A"}
+    table = paired.lodo(both, ["d1", "d2", "d3"], choose_splits=[0]).set_index("dataset")
+    assert table["rule"].to_dict() == {"d1": "B", "d2": "A", "d3": "A"}
+    assert table.loc["d1", "splits"] == 3 and table.loc["d1", "seeds"] == 7
+    # d1 under B: +1 (split 0), +1, +2 points: the mean of the splits, not of the seven runs
+    assert table.loc["d1", "diff"] == pytest.approx(4 / 3)
+    assert table.loc["d1", "diff_lo"] < 0 < table.loc["d1", "diff_hi"]  # n = 3 splits, t(2)
 
 
 def _raw(distiller: str, seed: int, draw: int, auc: float, **cols: object) -> dict:

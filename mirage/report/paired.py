@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from mirage.report.formats import markdown_table, pm
-from mirage.report.stats import welch
+from mirage.report.stats import one_sample, welch
 
 
 def _given(value: Any) -> bool:
@@ -51,7 +51,9 @@ DRAWS = ("per_seed", "fixed")
 def paired(rows: pd.DataFrame, draws: str = "per_seed") -> pd.DataFrame:
     """From a study's rows (:func:`mirage.report.rows.load`), the ok rows of Mirage and of random
     at Mirage's bytes (the draw :data:`DRAWS` names), one line per (dataset, rule, model,
-    seed): ``*_mirage`` and ``*_random`` metric columns, bytes and compression."""
+    split, seed): ``*_mirage`` and ``*_random`` metric columns, bytes and compression; ``split``
+    is the split's seed as written (``''`` where rows have none), and runs meet only on the same
+    split (``split_hash``)."""
     if draws not in DRAWS:
         raise ValueError(f"random_draws must be one of {list(DRAWS)}, got {draws!r}")
     rows = rows[rows["status"] == "ok"]
@@ -64,7 +66,10 @@ def paired(rows: pd.DataFrame, draws: str = "per_seed") -> pd.DataFrame:
     random = random[draw == (random["seed"].astype(int) if draws == "per_seed" else 0)]
     random["matched"] = random["distiller.budget_bytes"].astype(float).astype(int)
     mirage["matched"] = mirage["distilled_bytes"].astype(int)
-    keys = ["dataset", "model", "seed"]
+    for frame in (mirage, random):
+        for col, source in (("split", "dataset.split.seed"), ("split_hash", "split_hash")):
+            frame[col] = frame[source].astype(str) if source in frame else ""
+    keys = ["dataset", "model", "split", "split_hash", "seed"]
     cols = ["val_auc", "test_auc", "distilled_bytes", "compression_ratio"]
     out = mirage[[*keys, "rule", "matched", *cols]].merge(
         random[[*keys, "matched", *cols]], on=[*keys, "matched"], suffixes=("_mirage", "_random"))
@@ -170,21 +175,25 @@ def _choose(pairs: pd.DataFrame, datasets: Sequence[str], everywhere: Sequence[s
     return best, scores[best][0]
 
 
-def _voters(pairs: pd.DataFrame,
-            choose_seeds: Sequence[int] | None) -> tuple[pd.DataFrame, list[int]]:
+def _voters(pairs: pd.DataFrame, choose_seeds: Sequence[int] | None,
+            choose_splits: Sequence[int] | None = None) -> tuple[pd.DataFrame, list[int]]:
     """The pairs a choice reads and their seeds: ``choose_seeds``, default every seed of
-    ``pairs``, so that every rule is chosen on the same seeds."""
+    ``pairs``, so that every rule is chosen on the same seeds; on the splits of
+    ``choose_splits`` (split seeds), default every split."""
+    if choose_splits is not None:
+        pairs = pairs[pairs["split"].isin([str(s) for s in choose_splits])]
     seeds = pairs["seed"].astype(int)
     chosen = sorted(seeds.unique()) if choose_seeds is None else list(choose_seeds)
     return pairs[seeds.isin(chosen)], chosen
 
 
 def candidates(pairs: pd.DataFrame, datasets: Sequence[str],
-               choose_seeds: Sequence[int] | None = None) -> str:
+               choose_seeds: Sequence[int] | None = None,
+               choose_splits: Sequence[int] | None = None) -> str:
     """Every rule that can be chosen, by its mean validation margin (points) over all of
-    ``datasets`` (the default's choice, no dataset left out) and cells won (Markdown); seeds as
-    :func:`lodo` chooses on them."""
-    voters, choose_seeds = _voters(pairs, choose_seeds)
+    ``datasets`` (the default's choice, no dataset left out) and cells won (Markdown); seeds and
+    splits as :func:`lodo` chooses on them."""
+    voters, choose_seeds = _voters(pairs, choose_seeds, choose_splits)
     scores = _scores(voters, datasets, datasets, choose_seeds)
     cells = len(datasets) * voters["model"].nunique()
     rows = [[rule, f"{100 * mean:+.2f}", f"{won} of {cells}"]
@@ -192,32 +201,47 @@ def candidates(pairs: pd.DataFrame, datasets: Sequence[str],
     return markdown_table(["rule", "validation mean margin", "cells won"], rows) + "\n"
 
 
+def _test_scores(g: pd.DataFrame) -> dict[str, float]:
+    """Mirage's and random's mean test AUC over ``g``'s pairs and the difference with its 95 %
+    interval: over seeds (Welch) on one split; over several, each split weighs the same and the
+    interval is Student's over the per-split differences, since the seeds of a split share its
+    test set."""
+    splits = g.groupby("split")
+    if splits.ngroups > 1:
+        mirage, random = splits.test_auc_mirage.mean(), splits.test_auc_random.mean()
+        diff, lo, hi, p = one_sample(mirage - random)
+        mirage, random = mirage.mean(), random.mean()
+    else:
+        mirage, random = g.test_auc_mirage.mean(), g.test_auc_random.mean()
+        diff, lo, hi, p = welch(g.test_auc_mirage, g.test_auc_random)
+    return {"mirage": 100 * mirage, "random": 100 * random,
+            "diff": diff if pd.notna(diff) else 100 * (mirage - random),
+            "diff_lo": lo, "diff_hi": hi, "p": p}
+
+
 def lodo(pairs: pd.DataFrame, datasets: Sequence[str],
-         choose_seeds: Sequence[int] | None = None) -> pd.DataFrame:
+         choose_seeds: Sequence[int] | None = None,
+         choose_splits: Sequence[int] | None = None) -> pd.DataFrame:
     """Leave one dataset out: for each of ``datasets``, the rule :func:`_choose` picks on the
     validation scores of the others (of the seeds in ``choose_seeds``, default every seed of
-    ``pairs``, so that every rule is chosen on the same seeds), among the rules measured on all
-    of ``datasets`` and all of ``choose_seeds``, and that rule's test scores on the left-out one
-    (every seed) against random at the same bytes, per model: means, the difference with its
-    95 % Welch interval, bytes and compression. Test scores never enter a choice."""
-    voters, choose_seeds = _voters(pairs, choose_seeds)
+    ``pairs``, so that every rule is chosen on the same seeds, and of the splits in
+    ``choose_splits``, default every split), among the rules measured on all of ``datasets`` and
+    all of ``choose_seeds``, and that rule's test scores on the left-out one (every seed, every
+    split) against random at the same bytes, per model (:func:`_test_scores`), the median bytes
+    and the lowest compression. Test scores never enter a choice."""
+    voters, choose_seeds = _voters(pairs, choose_seeds, choose_splits)
     out = []
     for left in datasets:
         rule, chosen_on = _choose(voters, [d for d in datasets if d != left], datasets,
                                   choose_seeds)
         mine = pairs[(pairs["dataset"] == left) & (pairs["rule"] == rule)]
         for model, g in mine.groupby("model", sort=True):
-            diff, lo, hi, p = welch(g.test_auc_mirage, g.test_auc_random)
             out.append({"dataset": left, "rule": rule, "chosen_on": 100 * chosen_on,
-                        "model": model,
-                        "mirage": 100 * g.test_auc_mirage.mean(),
-                        "random": 100 * g.test_auc_random.mean(),
-                        "diff": diff if pd.notna(diff) else 100 * (g.test_auc_mirage.mean()
-                                                                   - g.test_auc_random.mean()),
-                        "diff_lo": lo, "diff_hi": hi, "p": p, "seeds": len(g),
-                        "bytes": int(g.distilled_bytes_mirage.iloc[0]),
+                        "model": model, **_test_scores(g), "seeds": len(g),
+                        "splits": g["split"].nunique(),
+                        "bytes": int(g.distilled_bytes_mirage.median()),
                         "random_bytes": int(g.distilled_bytes_random.median()),
-                        "compression": float(g.compression_ratio_mirage.iloc[0])})
+                        "compression": float(g.compression_ratio_mirage.min())})
     return pd.DataFrame(out)
 
 
@@ -232,12 +256,14 @@ def lodo_table(table: pd.DataFrame) -> str:
     rows = [[r.dataset, r.rule, f"{r.chosen_on:+.2f}", r.model, f"{r.mirage:.1f}",
              f"{r.random:.1f}", f"{r.diff:+.1f}",
              _interval(r.diff_lo, r.diff_hi),
-             f"{r.bytes}", f"{r.random_bytes}", f"{r.compression:.0f}x", f"{r.seeds}"]
+             f"{r.bytes}", f"{r.random_bytes}", f"{r.compression:.0f}x", f"{r.seeds}",
+             f"{r.splits}"]
             for r in table.itertuples()]
     detail = markdown_table(["left out", "rule chosen on the others",
                              "its validation margin on them", "model", "Mirage test AUC",
-                             "random test AUC", "difference", "95 % interval", "Mirage bytes",
-                             "random bytes (median)", "compression", "seeds"], rows)
+                             "random test AUC", "difference", "95 % interval",
+                             "Mirage bytes (median)", "random bytes (median)", "compression",
+                             "runs", "splits"], rows)
     return f"{detail}\n\n{lodo_summary(table)}"
 
 
@@ -264,13 +290,14 @@ def lodo_summary(table: pd.DataFrame) -> str:
 
 
 def lodo_stability(pairs: pd.DataFrame, datasets: Sequence[str],
-                   choose_seeds: Sequence[int]) -> str:
+                   choose_seeds: Sequence[int],
+                   choose_splits: Sequence[int] | None = None) -> str:
     """How much :func:`lodo` hangs on which validation seeds choose (Markdown): the choice and
     its left-out summary per model when each of ``choose_seeds`` alone chooses, then all of
     them; rules named by letter (a second table names them). Test scores are every seed's, as in
     :func:`lodo`."""
     runs = [[s] for s in choose_seeds] + [list(choose_seeds)]
-    tables = [lodo(pairs, datasets, seeds) for seeds in runs]
+    tables = [lodo(pairs, datasets, seeds, choose_splits) for seeds in runs]
     names = sorted({r for t in tables for r in t["rule"]})
     letter = {rule: chr(ord("A") + i) for i, rule in enumerate(names)}
     models = sorted(tables[0]["model"].unique())

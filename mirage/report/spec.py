@@ -160,18 +160,18 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
         if kind == "rule_lodo":
             if rules := spec.get("rules"):
                 pairs = pairs[pairs["rule"].isin(rules)]
-            choose = spec.get("choose_seeds")
-            table = paired.lodo(pairs, spec["datasets"], choose)
+            choose, splits = spec.get("choose_seeds"), spec.get("choose_splits")
+            table = paired.lodo(pairs, spec["datasets"], choose, splits)
             (out / f"{name}_summary.md").write_text(paired.lodo_summary(table))
             (out / f"{name}_candidates.md").write_text(
-                paired.candidates(pairs, spec["datasets"], choose))
+                paired.candidates(pairs, spec["datasets"], choose, splits))
             extra = [out / f"{name}_summary.md", out / f"{name}_candidates.md"]
             if spec.get("stability"):  # how the choice moves with the seeds that choose
                 if not choose:
                     raise SystemExit(f"report spec table {name!r}: stability needs "
                                      "choose_seeds (the seeds that choose, one at a time)")
                 (out / f"{name}_stability.md").write_text(
-                    paired.lodo_stability(pairs, spec["datasets"], choose))
+                    paired.lodo_stability(pairs, spec["datasets"], choose, splits))
                 extra.append(out / f"{name}_stability.md")
             return [*_write(out, name, paired.lodo_table(table), table, fmt="%.6g", raw=True),
                     *extra]

@@ -53,6 +53,20 @@ def ci_halfwidth(values: pd.Series | list[float], scale: float = 100.0) -> float
     return float(t * v.std(ddof=1) / math.sqrt(len(v)))
 
 
+def one_sample(values: pd.Series | list[float],
+               scale: float = 100.0) -> tuple[float, float, float, float]:
+    """Student's two-sided t-test of mean(values) = 0: the mean, its 95 % interval and the
+    p-value; NaNs below :data:`MIN_SEEDS_CI` values (paired differences, e.g. one per split)."""
+    v = _sample(values, scale)
+    if len(v) < MIN_SEEDS_CI:
+        return (math.nan,) * 4
+    mean, half = float(v.mean()), ci_halfwidth(values, scale)
+    se = float(v.std(ddof=1) / math.sqrt(len(v)))
+    p = 1.0 if se == 0 and mean == 0 else (
+        0.0 if se == 0 else float(2 * scipy.stats.t.sf(abs(mean) / se, len(v) - 1)))
+    return mean, mean - half, mean + half, p
+
+
 def welch(a: pd.Series | list[float], b: pd.Series | list[float],
           scale: float = 100.0) -> tuple[float, float, float, float]:
     """Welch's two-sided t-test of mean(a) = mean(b) (unequal variances): the difference of
