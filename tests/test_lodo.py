@@ -214,6 +214,22 @@ def test_a_report_spec_names_a_known_random_draw(tmp_path) -> None:
         build_table(spec, tmp_path, results=tmp_path)
 
 
+def test_a_curve_of_one_budget_can_be_a_table_without_a_plot(tmp_path) -> None:
+    from mirage.report.spec import build_table
+
+    (tmp_path / "s").mkdir()
+    pd.DataFrame([_raw("mirage", s, 0, 0.8, **{"distiller.budget_bytes": "0.02",
+                                                "distilled_bytes": 100}) for s in range(3)]
+                 + [_raw("random", s, s, 0.7, **{"distiller.budget_bytes": "100",
+                                                  "distilled_bytes": 110}) for s in range(3)]
+                 ).to_csv(tmp_path / "s" / "runs.csv", index=False)
+    spec = {"name": "t", "kind": "rule_curve", "runs": ["s/runs.csv"], "plot": False}
+    written = build_table(spec, tmp_path, results=tmp_path)
+    assert (tmp_path / "t.md").exists() and not (tmp_path / "t.png").exists()
+    assert all(path.suffix != ".png" for path in written)
+    assert "| D | gcn |" in (tmp_path / "t.md").read_text()
+
+
 def test_random_of_two_gnn_depths_pooled_is_refused_and_random_where_keeps_one(
         tmp_path) -> None:
     """Random runs with the default GNN and with Mirage's depth at the same bytes and seed: a

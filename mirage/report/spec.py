@@ -7,7 +7,8 @@ A spec::
     tables:
       - name: baselines            # file stem: <name>.md and <name>.csv
         kind: summary              # summary | ablation | rule_selection | rule_vs_random |
-                                   # paper_main | paper_ablation | budget_curve
+                                   # rule_lodo | rule_curve | paper_main | paper_ablation |
+                                   # budget_curve
         runs: [baselines/runs.csv, mirage_paper/runs.csv]   # under results/; LABEL=PATH labels
         keep: {dataset: [NCI1, DD]}          # key columns' values
         fill: {model.jk: last}               # rows written before a setting existed
@@ -16,6 +17,10 @@ A spec::
         column: distiller.hops               # ablation kinds: one column per value
         group_by: []                         # summary: extra grouping columns
         rules: [budget 0.02]                 # rule_vs_random: the rules shown
+        random_draws: per_seed               # rule_*: which random draw a seed meets
+        choose_seeds: [0, 1, 2]              # rule_lodo: the seeds and split seeds that
+        choose_splits: [0]                   #   choose (test reads every seed and split)
+        plot: false                          # rule_curve: the table without the plot
         experiment: paper_main               # paper_main: the sweep's order and reuse list
 """
 
@@ -150,13 +155,15 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
             if pattern := spec.get("rule_pattern"):  # one rule across its budgets
                 pairs = pairs[pairs["rule"].str.fullmatch(pattern)]
             table = paired.curve(pairs)
+            written = _write(out, name, paired.curve_table(table), table, fmt="%.6g", raw=True)
+            if not spec.get("plot", True):  # one budget per dataset: a table, no curve
+                return written
             long = pd.concat([table.assign(distiller=who, bytes=table[f"{who}_bytes"],
                                            auc=table[f"{who}_auc"] / 100,
                                            std=table[f"{who}_std"] / 100)
                               for who in ("mirage", "random")])
             plots.budget_curve_plot(long, out / f"{name}.png")
-            return [*_write(out, name, paired.curve_table(table), table, fmt="%.6g", raw=True),
-                    out / f"{name}.png"]
+            return [*written, out / f"{name}.png"]
         if kind == "rule_lodo":
             if rules := spec.get("rules"):
                 pairs = pairs[pairs["rule"].isin(rules)]
