@@ -228,6 +228,10 @@ def test_a_curve_of_one_budget_can_be_a_table_without_a_plot(tmp_path) -> None:
     assert (tmp_path / "t.md").exists() and not (tmp_path / "t.png").exists()
     assert all(path.suffix != ".png" for path in written)
     assert "| D | gcn |" in (tmp_path / "t.md").read_text()
+    # a rule written in a YAML flow list splits at its commas into names no row has
+    split_up = {**spec, "rules": ["budget 0.02", "ego samples"]}
+    with pytest.raises(SystemExit, match=r"rules \['ego samples'\] are in none of its rows"):
+        build_table(split_up, tmp_path, results=tmp_path)
 
 
 def test_random_of_two_gnn_depths_pooled_is_refused_and_random_where_keeps_one(

@@ -147,6 +147,10 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
         except ValueError as err:  # paired checks the draw and that one random run meets each
             raise SystemExit(f"report spec table {name!r}: {err}") from None
         pairs = pairs.sort_values(["dataset", "rule", "model", "seed"])
+        # A rule spelled in a YAML flow list ([a, b]) splits at its commas: name it exactly.
+        if unknown := sorted(set(spec.get("rules") or []) - set(pairs["rule"])):
+            raise SystemExit(f"report spec table {name!r}: rules {unknown} are in none of its "
+                             f"rows; known: {sorted(set(pairs['rule']))}")
         if seeds := spec.get("seeds"):
             pairs = pairs[pairs["seed"].astype(int).isin(seeds)]
         if models := spec.get("models"):
