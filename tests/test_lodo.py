@@ -96,13 +96,21 @@ def test_other_splits_add_test_scores_but_no_votes() -> None:
     one, two = (other.assign(split=str(k), test_auc_mirage=other["test_auc_random"] + k / 100)
                 for k in (1, 2))
     both = pd.concat([_pairs(), one, two[two["seed"] == 0]])
-    assert set(paired.lodo(both, ["d1", "d2", "d3"])["rule"]) == {"A"}
+    assert set(paired.lodo(both, ["d1", "d2", "d3"], choose_splits=[0, 1])["rule"]) == {"A"}
+    # every split choosing: split 2 lacks seeds 1 and 2 of every rule, so no rule qualifies
+    assert paired.lodo(both, ["d1", "d2", "d3"]).empty
     table = paired.lodo(both, ["d1", "d2", "d3"], choose_splits=[0]).set_index("dataset")
     assert table["rule"].to_dict() == {"d1": "B", "d2": "A", "d3": "A"}
     assert table.loc["d1", "splits"] == 3 and table.loc["d1", "seeds"] == 7
     # d1 under B: +1 (split 0), +1, +2 points: the mean of the splits, not of the seven runs
     assert table.loc["d1", "diff"] == pytest.approx(4 / 3)
     assert table.loc["d1", "diff_lo"] < 0 < table.loc["d1", "diff_hi"]  # n = 3 splits, t(2)
+    # a rule measured on split 0 alone, the best there, is no candidate where splits 0-1 choose
+    only = _pairs().assign(rule="C", val_auc_mirage=0.95)
+    assert set(paired.lodo(pd.concat([both, only]), ["d1", "d2", "d3"],
+                           choose_splits=[0])["rule"]) == {"C"}
+    assert "C" not in set(paired.lodo(pd.concat([both, only]), ["d1", "d2", "d3"],
+                                      choose_splits=[0, 1])["rule"])
 
 
 def _raw(distiller: str, seed: int, draw: int, auc: float, **cols: object) -> dict:

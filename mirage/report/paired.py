@@ -142,16 +142,19 @@ def _scores(pairs: pd.DataFrame, datasets: Sequence[str], everywhere: Sequence[s
     """Per rule, its mean validation margin (Mirage minus random at its bytes, AUC) over the
     (dataset, model) cells of ``datasets`` and the cells it wins there; only rules measured with
     every model on every dataset of ``everywhere`` (so that a left-out one can be scored), on
-    every one of ``seeds`` (a mean of fewer seeds is noisier, and noise wins a maximum), at 20x
-    compression or more."""
+    every one of ``seeds`` in every split of ``pairs`` (a mean of fewer runs is noisier, and
+    noise wins a maximum; with every run there, each split weighs the same), at 20x compression
+    or more."""
     seen = pairs[pairs["dataset"].isin(everywhere)]
     models = seen["model"].nunique()
+    runs = seen["split"].nunique() * len(set(seeds))  # (split, seed) pairs each cell needs
     out = {}
     for rule, g in seen.groupby("rule", sort=True):
         cells = g.groupby(["dataset", "model"])
         margins = cells.apply(lambda c: (c.val_auc_mirage - c.val_auc_random).mean(),
                               include_groups=False)
-        short = (cells["seed"].nunique() < len(set(seeds))).any()
+        short = (cells.apply(lambda c: len(set(zip(c.split, c.seed, strict=True))),
+                             include_groups=False) < runs).any()
         if (len(margins) < len(everywhere) * models or short
                 or g.compression_ratio_mirage.min() < 20):
             continue
