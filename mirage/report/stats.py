@@ -60,11 +60,12 @@ def one_sample(values: pd.Series | list[float],
     v = _sample(values, scale)
     if len(v) < MIN_SEEDS_CI:
         return (math.nan,) * 4
-    mean, half = float(v.mean()), ci_halfwidth(values, scale)
-    se = float(v.std(ddof=1) / math.sqrt(len(v)))
-    p = 1.0 if se == 0 and mean == 0 else (
-        0.0 if se == 0 else float(2 * scipy.stats.t.sf(abs(mean) / se, len(v) - 1)))
-    return mean, mean - half, mean + half, p
+    mean, se = float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v)))
+    if se == 0:  # as welch: no spread, the mean is its own interval
+        return mean, mean, mean, 1.0 if mean == 0 else 0.0
+    half = ci_halfwidth(v, scale=1.0)
+    return mean, mean - half, mean + half, float(2 * scipy.stats.t.sf(abs(mean) / se,
+                                                                          len(v) - 1))
 
 
 def welch(a: pd.Series | list[float], b: pd.Series | list[float],
