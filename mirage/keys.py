@@ -23,7 +23,8 @@ ADDED_LATER: dict[str, Any] = {"budget_bytes": None, "cont_bins": None, "coverag
                                "readout_weight": 0.0, "root_weight": None,
                                "sample": "trees", "budget_split": "support",
                                "real_share": 0.0, "real_sample": "graph", "rank": "support",
-                               "fill": "prefix", "frozen_norm": False}
+                               "fill": "prefix", "frozen_norm": False,
+                               "norm_stats": "init"}
 
 
 def settings(distiller_cfg: dict[str, Any]) -> dict[str, Any]:

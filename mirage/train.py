@@ -52,19 +52,45 @@ def predict(model: nn.Module, batches: list[Batch]) -> Tensor:
     return torch.cat([model(b).cpu() for b in batches])
 
 
+def _batch_norms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+@torch.no_grad()
+def fit_norm_stats(model: nn.Module, distilled: DistilledSet, device: torch.device) -> None:
+    """Set every BatchNorm's running statistics to those of ``distilled``'s nodes under the
+    current (untrained) weights: one pass over the whole set as one batch, every other module in
+    eval mode (no dropout draw). ``frozen_norm`` then keeps them through training."""
+    norms = _batch_norms(model)
+    if not norms:
+        return
+    model.eval()
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        # One batch with a cumulative average: the set's exact mean and (unbiased) variance.
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    model(next(iter(DataLoader(distilled.samples, batch_size=len(distilled.samples)))).to(device))
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+
+
+
 def train_epoch(model: nn.Module, distilled: DistilledSet, optimizer: torch.optim.Optimizer,
                 batch_size: int, generator: torch.Generator, device: torch.device) -> float:
     """One pass over the distilled set; returns the mean training loss.
 
     Samples carrying ``weight`` contribute in proportion to it. A set whose ``meta`` says
-    ``frozen_norm`` trains with every BatchNorm at its initial statistics (Mirage's option).
+    ``frozen_norm`` trains with every BatchNorm at its running statistics, never updated
+    (Mirage's option): the initial ones, or the set's (``norm_stats="set"``, fitted by
+    :func:`fit` before the first epoch).
     """
     model.train()
     if distilled.meta.get("frozen_norm"):
-        # The set's nodes are not the data's: normalise with fixed statistics, not theirs.
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.eval()
+        # Statistics that follow the set while the GNN fits it invert it on real graphs.
+        for m in _batch_norms(model):
+            m.eval()
     total, count = 0.0, 0
     for batch in distilled.loader(batch_size, generator):
         batch = batch.to(device)
@@ -102,6 +128,7 @@ def fit(model: nn.Module, distilled: DistilledSet, val: list[Data], test: list[D
     """Adam on ``distilled``; evaluate ``val`` every epoch, ``test`` at new bests; select on
     ``select_on``. History entries of other epochs carry no ``test_*`` (nor ``val_acc_cal``) keys.
 
+    A set with ``norm_stats="set"`` first gets its BatchNorm statistics (:func:`fit_norm_stats`).
     ``eval_at_init`` also evaluates the untrained model as epoch 0, a candidate for selection like
     any other: the official Mirage loop does this (it evaluates before each training epoch).
     ``on_epoch`` receives each epoch's history entry as it is made (W&B's live curve).
@@ -133,6 +160,8 @@ def fit(model: nn.Module, distilled: DistilledSet, val: list[Data], test: list[D
         if on_epoch is not None:
             on_epoch(entry)
 
+    if distilled.meta.get("norm_stats") == "set":
+        fit_norm_stats(model, distilled, device)
     if eval_at_init:
         evaluate(0, math.nan)
     for epoch in trange(1, epochs + 1, disable=not progress, desc="epochs", leave=False):

@@ -763,3 +763,9 @@ def test_frozen_norm_marks_the_set_and_changes_no_sample() -> None:
         for a, b in zip(plain.samples, frozen.samples, strict=True))
     with pytest.raises(ConfigError, match=r"distiller\.frozen_norm"):
         Mirage(**kw, frozen_norm="yes")
+    fitted = Mirage(**kw, frozen_norm=True, norm_stats="set").distill(data, seed=0)
+    assert fitted.meta["norm_stats"] == "set" and "norm_stats" not in frozen.meta
+    with pytest.raises(ConfigError, match=r"distiller\.norm_stats=set needs distiller\.frozen"):
+        Mirage(**kw, norm_stats="set")
+    with pytest.raises(ConfigError, match=r"distiller\.norm_stats must be one of"):
+        Mirage(**kw, frozen_norm=True, norm_stats="test")

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from torch_geometric.loader import DataLoader
 
 from mirage.data import FeatureSpec
 from mirage.distill.base import DistilledSet
@@ -154,3 +155,31 @@ def test_a_set_with_frozen_norm_trains_with_batchnorm_at_its_initial_statistics(
                                                                             strict=True))
     still = [torch.equal(m, n.running_mean) for (m, _), n in zip(before, norms, strict=True)]
     assert all(still) if frozen else not any(still)
+
+
+def test_norm_stats_set_freezes_the_statistics_of_the_set_under_the_initial_weights() -> None:
+    """meta["norm_stats"]="set": before the first epoch every BatchNorm's running statistics
+    become the set's nodes' (their inputs under the untrained weights, all samples at once) and
+    stay so through training; goes red when left at the identity, fitted on part of the set, or
+    let follow the set."""
+    graphs = make_graphs(12, 8, 3, seed=0)
+    torch.manual_seed(0)
+    model = GNN("gin", FeatureSpec((3,)), num_classes=2, hidden=16, num_layers=2)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    inputs: list[torch.Tensor] = []
+    hooks = [n.register_forward_pre_hook(lambda _, args: inputs.append(args[0].detach()))
+             for n in norms]
+    with torch.no_grad():
+        model.eval()
+        model(next(iter(DataLoader(graphs, batch_size=len(graphs)))))
+    for h in hooks:
+        h.remove()
+    ds = DistilledSet(graphs, meta={"frozen_norm": True, "norm_stats": "set"})
+    fit(model, ds, graphs[:4], graphs[4:8], epochs=2, batch_size=4, lr=1e-2, weight_decay=0.0,
+        eval_batch_size=8, select_on="auc", seed=0, device=torch.device("cpu"))
+    # Eval-mode inputs equal train-mode ones until the first BatchNorm, and the statistics of
+    # each layer are those of its inputs as the (fitted) earlier layers transform them.
+    assert torch.allclose(norms[0].running_mean, inputs[0].mean(0), atol=1e-5)
+    assert torch.allclose(norms[0].running_var, inputs[0].var(0), atol=1e-4)
+    assert not torch.allclose(norms[0].running_var, torch.ones(16))
+    assert all(int(n.num_batches_tracked) == 1 for n in norms)  # one pass, none in training

@@ -51,7 +51,7 @@ DATASETS = (*NAMED, *make_tu.SPECS)
 # unless the rule says otherwise.
 ORIGINAL = {"budget_bytes": "0.02", "rank": "support", "sample": "trees", "root_weight": "null",
             "budget_split": "support", "real_share": "0.0", "real_sample": "graph",
-            "fill": "prefix", "frozen_norm": "false"}
+            "fill": "prefix", "frozen_norm": "false", "norm_stats": "init"}
 _RULES: dict[str, dict[str, str]] = {
     "top10": {"max_patterns": "10", "budget_bytes": "null"},
     "cover90": {"coverage": "0.9", "max_patterns": "null", "budget_bytes": "null"},
@@ -75,6 +75,9 @@ _RULES: dict[str, dict[str, str]] = {
                               "fill": "first_fit"},
     "contrast_ego_size_frozen": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                                  "frozen_norm": "true"},
+    # Frozen statistics that are the set's (fitted before training), not the identity.
+    "contrast_ego_size_frozen_set": {"rank": "contrast", "sample": "ego", "root_weight": "size",
+                                     "frozen_norm": "true", "norm_stats": "set"},
     # The contrast trees are atypical nodes; a share of typical ones beside them.
     "contrast_ego_size_nodes25": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                                   "real_share": "0.25", "real_sample": "node"},
