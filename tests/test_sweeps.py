@@ -168,10 +168,12 @@ def test_wandb_offline_one_run_per_seed(run_cfg, tmp_path: Path,
                   "train.epochs=3")
     assert cfg.logger.wandb.mode == "offline"
     rows = run(cfg)
-    files = sorted((tmp_path / "wb" / "wandb").glob("offline-run-*/run-*.wandb"))
-    assert len(files) == 2
-    for seed, (path, row) in enumerate(zip(files, rows, strict=True)):
-        records = _wandb_records(path)
+    files = (tmp_path / "wb" / "wandb").glob("offline-run-*/run-*.wandb")
+    # Run folders are named by start second and a random id: order the runs by their seed.
+    by_seed = sorted((_wandb_records(p) for p in files),
+                     key=lambda rs: next(r.run.display_name for r in rs if r.HasField("run")))
+    assert len(by_seed) == 2
+    for seed, (records, row) in enumerate(zip(by_seed, rows, strict=True)):
         (info,) = [r.run for r in records if r.HasField("run")]
         assert (info.run_group, info.job_type, info.display_name) == (
             "MUTAG-random-gcn", "train", f"MUTAG-random-gcn-seed{seed}")
