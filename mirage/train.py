@@ -71,7 +71,8 @@ def fit_norm_stats(model: nn.Module, distilled: DistilledSet, device: torch.devi
         m.reset_running_stats()
         m.momentum = None
         m.train()
-    model(next(iter(DataLoader(distilled.samples, batch_size=len(distilled.samples)))).to(device))
+    (whole,) = collate(distilled.samples, len(distilled.samples), device)
+    model(whole)
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
 

@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-from torch_geometric.loader import DataLoader
 
 from mirage.data import FeatureSpec
 from mirage.distill.base import DistilledSet
@@ -171,7 +170,7 @@ def test_norm_stats_set_freezes_the_statistics_of_the_set_under_the_initial_weig
              for n in norms]
     with torch.no_grad():
         model.eval()
-        model(next(iter(DataLoader(graphs, batch_size=len(graphs)))))
+        model(collate(graphs, len(graphs), torch.device("cpu"))[0])
     for h in hooks:
         h.remove()
     ds = DistilledSet(graphs, meta={"frozen_norm": True, "norm_stats": "set"})
