@@ -65,8 +65,10 @@ class FeatureEncoder(nn.Module):
             blocks = x_soft.split(self.cardinalities, dim=1)
             out = sum(b @ emb.weight for b, emb in zip(blocks, self.embeddings, strict=True))
         else:
-            # One bag-sum over the stacked tables: the same sum, in the same order, as a lookup per
-            # column and an add each, which were most of an evaluation pass on OGB's 9 columns.
+            # One bag-sum over the stacked tables instead of a lookup per column and an add each
+            # (most of an evaluation pass on OGB's 9 columns). The outputs are the same bits; the
+            # tables' gradients are the same sums accumulated in another order, so since 5d8636d
+            # a training run can differ from an earlier row of the same config by rounding.
             table = torch.cat([emb.weight for emb in self.embeddings])
             out = nn.functional.embedding_bag(x + self.starts, table, mode="sum")
         if self.cont is not None and x_cont is not None:
