@@ -51,7 +51,8 @@ DATASETS = (*NAMED, *make_tu.SPECS)
 # unless the rule says otherwise.
 ORIGINAL = {"budget_bytes": "0.02", "rank": "support", "sample": "trees", "root_weight": "null",
             "budget_split": "support", "real_share": "0.0", "real_sample": "graph",
-            "fill": "prefix", "frozen_norm": "false", "norm_stats": "init"}
+            "fill": "prefix", "frozen_norm": "false", "norm_stats": "init",
+            "carry_degree": "false"}
 _RULES: dict[str, dict[str, str]] = {
     "top10": {"max_patterns": "10", "budget_bytes": "null"},
     "cover90": {"coverage": "0.9", "max_patterns": "null", "budget_bytes": "null"},
@@ -78,6 +79,14 @@ _RULES: dict[str, dict[str, str]] = {
     # Frozen statistics that are the set's (fitted before training), not the identity.
     "contrast_ego_size_frozen_set": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                                      "frozen_norm": "true", "norm_stats": "set"},
+    # GCN normalised as on the source graphs (exact root embeddings for GCN too), paid in bytes.
+    "contrast_ego_size_frozen_set_deg": {"rank": "contrast", "sample": "ego", "root_weight": "size",
+                                         "frozen_norm": "true", "norm_stats": "set",
+                                         "carry_degree": "true"},
+    # A quarter of the bytes for whole real graphs: the global cues no tree sample carries.
+    "contrast_ego_size_frozen_set_real25": {"rank": "contrast", "sample": "ego",
+                                            "root_weight": "size", "frozen_norm": "true",
+                                            "norm_stats": "set", "real_share": "0.25"},
     # The contrast trees are atypical nodes; a share of typical ones beside them.
     "contrast_ego_size_nodes25": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                                   "real_share": "0.25", "real_sample": "node"},
