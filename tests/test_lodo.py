@@ -185,14 +185,17 @@ def test_curve_says_where_mirage_is_below_random_beyond_the_interval() -> None:
 
 @pytest.mark.slow
 def test_generic_curve_pairs_mirage_with_random_at_its_bytes(tmp_path, monkeypatch) -> None:
-    """The curve study end to end on MUTAG, one budget, two seeds (random a new draw for each),
-    one epoch."""
+    """The curve study end to end on MUTAG, one of two budgets (``--budgets``), two seeds (random
+    a new draw for each), one epoch."""
     from experiments.studies import generic_curve
     from mirage.report import rows
 
     monkeypatch.setitem(generic_curve.CURVES, "MUTAG",
-                        (["dataset=tu", "dataset.name=MUTAG"], (3000,)))
-    code = generic_curve.main(["--datasets", "MUTAG", "--seeds", "0", "1", "--results-dir",
+                        (["dataset=tu", "dataset.name=MUTAG"], (3000, 6000)))
+    with pytest.raises(SystemExit):  # not a budget of the curve
+        generic_curve.main(["--datasets", "MUTAG", "--budgets", "4000"])
+    code = generic_curve.main(["--datasets", "MUTAG", "--budgets", "3000", "--seeds", "0", "1",
+                               "--results-dir",
                                str(tmp_path), "--", "train.epochs=1",
                                f"cache_dir={tmp_path / 'cache'}"])
     assert code == 0

@@ -7,6 +7,7 @@ Usage::
 
     python -m experiments.studies.generic_curve                   # every dataset, GCN, seeds 0-2
     python -m experiments.studies.generic_curve --datasets NCI1 --models gcn gin
+    python -m experiments.studies.generic_curve --datasets DD --budgets 25000 --seeds 3 4
     python -m experiments.report generic_curve                    # table and plot from the rows
 
 Rows go to ``--results-dir`` (default ``results/generic_curve/``).
@@ -46,13 +47,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rule", default="contrast_ego_size_frozen_set", choices=list(RULES))
     ap.add_argument("--models", nargs="+", default=["gcn"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--budgets", nargs="+", type=int,
+                    help="only these of each dataset's budgets (bytes, as in CURVES)")
     ap.add_argument("--results-dir", type=Path, default=ROOT / "results" / "generic_curve")
     args = parse(ap, argv)
+    known = {b for name in args.datasets for b in CURVES[name][1]}
+    if unknown := sorted(set(args.budgets or ()) - known):
+        ap.error(f"--budgets {unknown} are not budgets of {args.datasets}: {sorted(known)}")
     common = [f"model={','.join(args.models)}", f"results_dir={args.results_dir.resolve()}"]
     # A budget too small for the data is reported and skipped (exit code 1).
     return max((against_random(f"{name} {budget} B", [*CURVES[name][0], *args.overrides],
                                rule_at(args.rule, budget), common, args.seeds)
-                for name in args.datasets for budget in CURVES[name][1]), default=0)
+                for name in args.datasets for budget in CURVES[name][1]
+                if not args.budgets or budget in args.budgets), default=0)
 
 
 if __name__ == "__main__":
