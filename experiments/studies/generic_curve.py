@@ -44,7 +44,7 @@ def rule_at(rule: str, budget: int) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=describe(__doc__))
     ap.add_argument("--datasets", nargs="+", default=list(CURVES), choices=list(CURVES))
-    ap.add_argument("--rule", default="contrast_ego_size_frozen_set", choices=list(RULES))
+    ap.add_argument("--rule", default="contrast_ego_size_frozen", choices=list(RULES))
     ap.add_argument("--models", nargs="+", default=["gcn"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--budgets", nargs="+", type=int,

@@ -12,9 +12,9 @@ Usage::
     python -m experiments.studies.generic_default final --rules budget2   # seeds 0-4
     python -m experiments.studies.generic_default lodo --models gcn gin   # real datasets only
     python -m experiments.studies.generic_default final --group ogb --datasets ogbg-molbace \
-        --rules contrast_ego_size_frozen_set --results-dir results/generic_ogb   # held out
+        --rules contrast_ego_size_frozen --results-dir results/generic_ogb   # held out
     python -m experiments.studies.generic_default final --splits 1 2 --datasets MUTAG \
-        --rules contrast_ego_size_frozen_set --results-dir results/generic_splits   # new splits
+        --rules contrast_ego_size_frozen --results-dir results/generic_splits   # new splits
     python -m experiments.studies.generic_default select --datasets MUTAG --models gcn \\
         --seeds 0 --results-dir /tmp/r -- train.epochs=2
 
