@@ -17,6 +17,7 @@ A spec::
         column: distiller.hops               # ablation kinds: one column per value
         group_by: []                         # summary: extra grouping columns
         rules: [budget 0.02]                 # rule_vs_random: the rules shown
+        rule_pattern: '(?!.*fill).*'         # rule_*: only the rules it matches in full
         random_draws: per_seed               # rule_*: which random draw a seed meets
         choose_seeds: [0, 1, 2]              # rule_lodo: the seeds and split seeds that
         choose_splits: [0]                   #   choose (test reads every seed and split)
@@ -155,9 +156,9 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
             pairs = pairs[pairs["seed"].astype(int).isin(seeds)]
         if models := spec.get("models"):
             pairs = pairs[pairs["model"].isin(models)]
+        if pattern := spec.get("rule_pattern"):  # e.g. one rule across its budgets
+            pairs = pairs[pairs["rule"].str.fullmatch(pattern)]
         if kind == "rule_curve":
-            if pattern := spec.get("rule_pattern"):  # one rule across its budgets
-                pairs = pairs[pairs["rule"].str.fullmatch(pattern)]
             table = paired.curve(pairs)
             written = _write(out, name, paired.curve_table(table), table, fmt="%.6g", raw=True)
             if not spec.get("plot", True):  # one budget per dataset: a table, no curve
