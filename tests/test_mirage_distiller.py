@@ -769,3 +769,44 @@ def test_frozen_norm_marks_the_set_and_changes_no_sample() -> None:
         Mirage(**kw, norm_stats="set")
     with pytest.raises(ConfigError, match=r"distiller\.norm_stats must be one of"):
         Mirage(**kw, frozen_norm=True, norm_stats="test")
+
+
+def test_background_pools_a_drawn_node_of_the_class_for_the_rest_of_its_mean_size() -> None:
+    """Class 0's graphs are paths labelled 0, 0, 0, 1; class 1's are paths of 6 labelled 2 (every
+    tree contrasts). Each sample holds one contrasting tree, its root weighted by the tree's
+    count in a graph holding it (the paths of a class are equal), and a node of its own class,
+    weighted for the rest of the class's mean size; the draw follows ``seed``."""
+    path = lambda n: [(i, i + 1) for i in range(n - 1)]  # noqa: E731
+    labels = {0: [0, 0, 0, 1], 1: [2] * 6}
+    graphs = [make_graph(path(len(labels[c])), labels[c], c) for _ in range(5) for c in (0, 1)]
+    data = TrainSplit(name="paths", graphs=graphs, num_classes=2,
+                      features=FeatureSpec((3,), 0, ()))
+
+    def form(x: list[int], nbrs: list[int]) -> tuple:
+        return x[0], tuple(sorted(nbrs))
+
+    def forms(cls: int) -> Counter:  # 1-hop trees of one graph of the class
+        x, n = labels[cls], len(labels[cls])
+        return Counter(form([x[v]], [x[u] for u in (v - 1, v + 1) if 0 <= u < n])
+                       for v in range(n))
+
+    kw = {"hops": 1, "threshold": 1, "rank": "contrast", "sample": "ego", "budget_bytes": 10**5,
+          "root_weight": "size"}
+    out = Mirage(**kw, background=True).distill(data, seed=0)
+    assert len(out.samples) == len(Mirage(**kw).distill(data, seed=0).samples) == 6
+    for sample in out.samples:
+        cls, w = int(sample.y), sample.pool_weight
+        roots = torch.nonzero(sample.pool_mask).flatten().tolist()
+        assert len(roots) == 2 and math.isclose(float(w.sum()), len(labels[cls]), rel_tol=1e-6)
+        src, dst = sample.edge_index
+        r = roots[0]
+        tree = form([int(sample.x[r, 0])], [int(sample.x[u, 0]) for u in src[dst == r]])
+        assert math.isclose(float(w[0]), forms(cls)[tree], rel_tol=1e-6)
+        assert int(sample.x[roots[1], 0]) in set(labels[cls])  # drawn from its own class
+    again = Mirage(**kw, background=True).distill(data, seed=0)
+    assert all(torch.equal(a.x, b.x) for a, b in zip(out.samples, again.samples, strict=True))
+    others = [Mirage(**kw, background=True).distill(data, seed=s) for s in range(1, 6)]
+    assert any(not all(a.num_nodes == b.num_nodes and torch.equal(a.x, b.x)
+                       for a, b in zip(out.samples, o.samples, strict=True)) for o in others)
+    with pytest.raises(ConfigError, match=r"distiller\.background=true needs"):
+        Mirage(**{**kw, "root_weight": None}, background=True)

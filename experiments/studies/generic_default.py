@@ -52,7 +52,7 @@ DATASETS = (*NAMED, *make_tu.SPECS)
 ORIGINAL = {"budget_bytes": "0.02", "rank": "support", "sample": "trees", "root_weight": "null",
             "budget_split": "support", "real_share": "0.0", "real_sample": "graph",
             "fill": "prefix", "frozen_norm": "false", "norm_stats": "init",
-            "carry_degree": "false"}
+            "carry_degree": "false", "background": "false"}
 _RULES: dict[str, dict[str, str]] = {
     "top10": {"max_patterns": "10", "budget_bytes": "null"},
     "cover90": {"coverage": "0.9", "max_patterns": "null", "budget_bytes": "null"},
@@ -88,6 +88,12 @@ _RULES: dict[str, dict[str, str]] = {
                                             "root_weight": "size", "frozen_norm": "true",
                                             "norm_stats": "set", "real_share": "0.25"},
     # The contrast trees are atypical nodes; a share of typical ones beside them.
+    # Each contrasting tree pooled beside a node drawn from its class (the common nodes a real
+    # graph sums over): frozen at the identity as the default, and with BatchNorm left free.
+    "contrast_ego_size_frozen_bg": {"rank": "contrast", "sample": "ego", "root_weight": "size",
+                                    "frozen_norm": "true", "background": "true"},
+    "contrast_ego_size_bg": {"rank": "contrast", "sample": "ego", "root_weight": "size",
+                             "background": "true"},
     "contrast_ego_size_nodes25": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                                   "real_share": "0.25", "real_sample": "node"},
     "contrast_ego_size_nodes50": {"rank": "contrast", "sample": "ego", "root_weight": "size",

@@ -64,7 +64,13 @@ class _Class:
     members: np.ndarray  # [transactions] index into ``graphs`` of each transaction
     sizes: np.ndarray  # [transactions] node count of each transaction's graph
     scale: tuple[float, np.ndarray] | None  # Mirage._root_scale of the class (root_weight only)
+    rng: np.random.Generator  # draws the class's background nodes (``background`` only)
     used: set[int] = field(default_factory=set)  # graphs already a sample ("graph" samples)
+
+    @cached_property
+    def nodes(self) -> np.ndarray:
+        """The class's non-isolated training nodes."""
+        return np.flatnonzero(self.in_class)
 
     @cached_property
     def median_size(self) -> float:
@@ -212,7 +218,7 @@ class Mirage(Distiller):
                  sample: str = "trees", budget_split: str = "support",
                  real_share: float = 0.0, real_sample: str = "graph", rank: str = "support",
                  fill: str = "prefix", frozen_norm: bool = False,
-                 norm_stats: str = "init") -> None:
+                 norm_stats: str = "init", background: bool = False) -> None:
         self.hops = base.positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
@@ -276,6 +282,10 @@ class Mirage(Distiller):
             raise ConfigError(f"distiller.norm_stats={norm_stats} needs distiller.frozen_norm="
                               "true (the statistics it says are those frozen_norm freezes)")
         self.norm_stats = norm_stats
+        self.background = _check_bool("distiller.background", background)
+        if self.background and (root_weight is None or sample not in ("trees", "ego")):
+            raise ConfigError("distiller.background=true needs distiller.root_weight (the class "
+                              "size its node pools up to) and distiller.sample trees or ego")
         self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
         if self.cont_bins == 1:
             raise ConfigError("distiller.cont_bins must be >= 2 (or null to ignore continuous "
@@ -330,7 +340,8 @@ class Mirage(Distiller):
             scale = (None if self.root_weight is None
                      else self._root_scale(union, ids, node_class == cls))
             views[cls] = view = _Class(cls, union, ids, node_class == cls, dbs[cls],
-                                       train.graphs, members, graph_size[members], scale)
+                                       train.graphs, members, graph_size[members], scale,
+                                       np.random.default_rng([seed, cls]))
             thresholds[cls] = self._class_threshold(cls, dbs[cls].num_transactions)
             if self.coverage is not None:
                 mined[cls] = self._covering(dbs[cls], thresholds[cls])
@@ -428,6 +439,9 @@ class Mirage(Distiller):
         if self.sample == "graph":
             return [self._graph(c, self._holder(c, s)) for s in itemsets]
         trees = self._representatives(c.union, c.ids, c.in_class, itemsets)
+        if self.background:
+            return [self._with_background(c, [trees[t] for t in s.items], list(s.items))
+                    for s in itemsets]
         out = [self._sample([trees[t] for t in s.items], c.union, c.cls,
                             None if c.scale is None else self._weights(c.scale, list(s.items)))
                for s in itemsets]
@@ -562,6 +576,19 @@ class Mirage(Distiller):
         if self.carry_degree and pooled:
             out.deg = torch.bincount(g.edge_index[1], minlength=out.num_nodes)
         return out
+
+    def _with_background(self, c: _Class, trees: list[ComputationTree],
+                         items: list[int]) -> Data:
+        """``trees`` (each root weighted by its tree's mean count in the class's graphs that hold
+        it) and the tree of a node drawn uniformly from the class's nodes, weighted for the rest
+        of the class's mean size: a real graph pools mostly common nodes, which contrasting
+        trees are not, and a GNN that never saw them pooled cannot weigh them on real graphs."""
+        size, per_tree = c.scale
+        node = int(c.rng.choice(c.nodes))
+        weights = per_tree[items]
+        rest = max(size - float(weights.sum()), 0.0)
+        return self._sample([*trees, self._tree(c.union, node)], c.union, c.cls,
+                            np.append(weights, rest))
 
     def _weights(self, scale: tuple[float, np.ndarray], items: list[int]) -> np.ndarray:
         """Root weights of a sample of trees ``items``: they add up to the class's mean size."""
