@@ -24,7 +24,8 @@ ADDED_LATER: dict[str, Any] = {"budget_bytes": None, "cont_bins": None, "coverag
                                "sample": "trees", "budget_split": "support",
                                "real_share": 0.0, "real_sample": "graph", "rank": "support",
                                "fill": "prefix", "frozen_norm": False,
-                               "norm_stats": "init", "background": False}
+                               "norm_stats": "init", "background": False,
+                               "background_group": 1}
 
 
 def settings(distiller_cfg: dict[str, Any]) -> dict[str, Any]:

@@ -810,3 +810,12 @@ def test_background_pools_a_drawn_node_of_the_class_for_the_rest_of_its_mean_siz
                        for a, b in zip(out.samples, o.samples, strict=True)) for o in others)
     with pytest.raises(ConfigError, match=r"distiller\.background=true needs"):
         Mirage(**{**kw, "root_weight": None}, background=True)
+    # Two trees per drawn node: class 0's four trees in two samples, class 1's two in one.
+    grouped = Mirage(**kw, background=True, background_group=2).distill(data, seed=0)
+    assert sorted(int(g.y) for g in grouped.samples) == [0, 0, 1]
+    for sample in grouped.samples:
+        w = sample.pool_weight
+        assert w.numel() == 3 and math.isclose(float(w.sum()), len(labels[int(sample.y)]),
+                                                rel_tol=1e-6)
+    with pytest.raises(ConfigError, match=r"distiller\.background_group > 1 needs"):
+        Mirage(**kw, background_group=2)

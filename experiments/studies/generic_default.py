@@ -52,7 +52,7 @@ DATASETS = (*NAMED, *make_tu.SPECS)
 ORIGINAL = {"budget_bytes": "0.02", "rank": "support", "sample": "trees", "root_weight": "null",
             "budget_split": "support", "real_share": "0.0", "real_sample": "graph",
             "fill": "prefix", "frozen_norm": "false", "norm_stats": "init",
-            "carry_degree": "false", "background": "false"}
+            "carry_degree": "false", "background": "false", "background_group": "1"}
 _RULES: dict[str, dict[str, str]] = {
     "top10": {"max_patterns": "10", "budget_bytes": "null"},
     "cover90": {"coverage": "0.9", "max_patterns": "null", "budget_bytes": "null"},
@@ -94,6 +94,10 @@ _RULES: dict[str, dict[str, str]] = {
                                     "frozen_norm": "true", "background": "true"},
     "contrast_ego_size_bg": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                              "background": "true"},
+    # The same, four trees per drawn node: a quarter of the drawn nodes' bytes (registered after
+    # the two above lost the choice on validation, for spending half the set on drawn nodes).
+    "contrast_ego_size_bg4": {"rank": "contrast", "sample": "ego", "root_weight": "size",
+                              "background": "true", "background_group": "4"},
     "contrast_ego_size_nodes25": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                                   "real_share": "0.25", "real_sample": "node"},
     "contrast_ego_size_nodes50": {"rank": "contrast", "sample": "ego", "root_weight": "size",

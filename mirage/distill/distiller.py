@@ -197,6 +197,13 @@ class Mirage(Distiller):
             that still fits, passing over those that do not (until a window of
             :data:`FIT_WINDOW` trees in a row adds none), so a class whose next tree is large
             still spends its share.
+        background: each tree sample also holds the tree of a node drawn uniformly from the
+            class's nodes (from ``seed``), its roots weighted by their trees' mean counts in the
+            class's graphs that hold them and the drawn node for the rest of the class's mean size
+            (needs ``root_weight``): a real graph pools mostly common nodes, which contrasting
+            trees are not.
+        background_group: with ``background`` and ``rank="contrast"``, how many consecutive
+            contrasting trees share a sample and its drawn node (1: one each).
         frozen_norm: train on the set with every BatchNorm of the GNN (GIN's MLPs) frozen at
             its initial statistics (an affine map): the samples' nodes, leaves of small
             neighbourhoods around atypical roots, are not the data's, and statistics learnt on
@@ -218,7 +225,8 @@ class Mirage(Distiller):
                  sample: str = "trees", budget_split: str = "support",
                  real_share: float = 0.0, real_sample: str = "graph", rank: str = "support",
                  fill: str = "prefix", frozen_norm: bool = False,
-                 norm_stats: str = "init", background: bool = False) -> None:
+                 norm_stats: str = "init", background: bool = False,
+                 background_group: int = 1) -> None:
         self.hops = base.positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
@@ -286,6 +294,11 @@ class Mirage(Distiller):
         if self.background and (root_weight is None or sample not in ("trees", "ego")):
             raise ConfigError("distiller.background=true needs distiller.root_weight (the class "
                               "size its node pools up to) and distiller.sample trees or ego")
+        self.background_group = base.positive_int("distiller.background_group",
+                                                  background_group)
+        if self.background_group > 1 and not (self.background and rank == "contrast"):
+            raise ConfigError("distiller.background_group > 1 needs distiller.background=true "
+                              "and distiller.rank=contrast (it groups single contrasting trees)")
         self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
         if self.cont_bins == 1:
             raise ConfigError("distiller.cont_bins must be >= 2 (or null to ignore continuous "
@@ -485,10 +498,14 @@ class Mirage(Distiller):
                         "another class; its share takes the trees nearest to that", c.cls)
             cand = np.flatnonzero(present)
         order = cand[np.lexsort((cand, -count[cand], -score[cand]))]
+        # Consecutive trees share a sample (and its drawn node) by background_group.
+        k = self.background_group
+        groups = [order[i:i + k] for i in range(0, order.size, k)]
         found, samples, size = [], [], 0
         first = None
-        for lo in range(0, order.size, FIT_WINDOW):
-            chunk = [Itemset((int(t),), int(count[t])) for t in order[lo:lo + FIT_WINDOW]]
+        for lo in range(0, len(groups), FIT_WINDOW):
+            chunk = [Itemset(tuple(int(t) for t in g), int(count[g[0]]))
+                     for g in groups[lo:lo + FIT_WINDOW]]
             added = False
             for itemset, sample in zip(chunk, self._samples(c, chunk), strict=True):
                 first = first or (itemset, sample)
