@@ -87,7 +87,6 @@ _RULES: dict[str, dict[str, str]] = {
     "contrast_ego_size_frozen_set_real25": {"rank": "contrast", "sample": "ego",
                                             "root_weight": "size", "frozen_norm": "true",
                                             "norm_stats": "set", "real_share": "0.25"},
-    # The contrast trees are atypical nodes; a share of typical ones beside them.
     # Each contrasting tree pooled beside a node drawn from its class (the common nodes a real
     # graph sums over): frozen at the identity as the default, and with BatchNorm left free.
     "contrast_ego_size_frozen_bg": {"rank": "contrast", "sample": "ego", "root_weight": "size",
@@ -98,6 +97,7 @@ _RULES: dict[str, dict[str, str]] = {
     # the two above lost the choice on validation, for spending half the set on drawn nodes).
     "contrast_ego_size_bg4": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                               "background": "true", "background_group": "4"},
+    # The contrast trees are atypical nodes; a share of typical ones beside them.
     "contrast_ego_size_nodes25": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                                   "real_share": "0.25", "real_sample": "node"},
     "contrast_ego_size_nodes50": {"rank": "contrast", "sample": "ego", "root_weight": "size",

@@ -315,7 +315,7 @@ class Mirage(Distiller):
     def distill(self, train: TrainSplit, seed: int,
                 ctx: DistillContext | None = None) -> DistilledSet:
         """Mine ``train.graphs``; deterministic, so ``seed`` is unused but for the order of
-        real graphs or nodes (``real_share``)."""
+        real graphs or nodes (``real_share``) and the drawn nodes (``background``)."""
         if not train.graphs:
             raise DataError(f"dataset '{train.name}' has no training graphs to distill")
         timings: dict[str, float] = {}
