@@ -544,7 +544,7 @@ class Mirage(Distiller):
         if self.real_sample == "graph":
             pools = [c.members for c in views]
         else:
-            pools = [np.flatnonzero(c.in_class) for c in views]
+            pools = [c.nodes for c in views]
         orders = [iter(p[torch.randperm(p.size, generator=gen).numpy()].tolist()) for p in pools]
         out, open_ = [], list(range(len(views)))
         while open_:
