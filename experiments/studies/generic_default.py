@@ -49,7 +49,7 @@ DATASETS = (*NAMED, *make_tu.SPECS)
 # states every option it could differ in, so that it keeps its meaning (and its rows' config
 # hashes) whatever the distiller's defaults become: the original construction at a 2 % budget
 # unless the rule says otherwise.
-ORIGINAL = {"budget_bytes": "0.02", "rank": "support", "sample": "trees", "root_weight": "null",
+ORIGINAL = {"hops": "2", "budget_bytes": "0.02", "rank": "support", "sample": "trees", "root_weight": "null",
             "budget_split": "support", "real_share": "0.0", "real_sample": "graph",
             "fill": "prefix", "frozen_norm": "false", "norm_stats": "init",
             "carry_degree": "false", "background": "false", "background_group": "1"}
@@ -97,6 +97,13 @@ _RULES: dict[str, dict[str, str]] = {
     # the two above lost the choice on validation, for spending half the set on drawn nodes).
     "contrast_ego_size_bg4": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                               "background": "true", "background_group": "4"},
+    # Trees as deep as the model group's GNN (3 layers, random's depth): exact root embeddings
+    # for GIN and GAT on the 3-layer GNN, and each deeper ego holds more of its graph's typical
+    # nodes beside the contrasting root; frozen at the identity, and with BatchNorm left free.
+    "contrast_ego_size_frozen_h3": {"hops": "3", "rank": "contrast", "sample": "ego",
+                                    "root_weight": "size", "frozen_norm": "true"},
+    "contrast_ego_size_h3": {"hops": "3", "rank": "contrast", "sample": "ego",
+                             "root_weight": "size"},
     # The contrast trees are atypical nodes; a share of typical ones beside them.
     "contrast_ego_size_nodes25": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                                   "real_share": "0.25", "real_sample": "node"},

@@ -28,7 +28,8 @@ def rule_of(row: pd.Series) -> str:
     else:
         rule = f"top {int(float(patterns))}" if _given(patterns) else "all"
     # Issue 29's options, named only where they differ from the original construction.
-    for key, plain, name in (("distiller.budget_split", "support", "{} split"),
+    for key, plain, name in (("distiller.hops", 2, "{} hops"),
+                             ("distiller.budget_split", "support", "{} split"),
                              ("distiller.sample", "trees", "{} samples"),
                              ("distiller.root_weight", None, "roots x {}"),
                              ("distiller.real_share", 0.0, "{} real"),
