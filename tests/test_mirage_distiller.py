@@ -17,7 +17,7 @@ from torch_geometric.data import Data
 
 from mirage.data import FeatureSpec, TrainSplit
 from mirage.distill.base import DistilledSet, build_distiller, nbytes
-from mirage.distill.distiller import Mirage, min_support
+from mirage.distill.distiller import Mirage, _lead_z, min_support
 from mirage.errors import ConfigError, InfeasibleError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -819,3 +819,43 @@ def test_background_pools_a_drawn_node_of_the_class_for_the_rest_of_its_mean_siz
                                                 rel_tol=1e-6)
     with pytest.raises(ConfigError, match=r"distiller\.background_group > 1 needs"):
         Mirage(**kw, background_group=2)
+
+
+def test_contrast_z_keeps_only_significant_leads_and_fills_the_rest_with_real_graphs(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Twenty graphs a class. Class 0's marker triangle (label 2) is in all of its graphs and no
+    other; the triangle labelled 3 is in 3 of class 0's graphs and 1 of class 1's: a lead of
+    0.10, z = 0.10 / sqrt(0.1 * 0.9 * (1/20 + 1/20)) = 1.054. At z >= 1 both trees stay, at
+    z >= 1.96 only the marker, and the bytes left hold real graphs of both classes in turns;
+    at a z no tree reaches, the set is real graphs only, and no class is reported empty."""
+    tri = [(0, 1), (1, 2), (2, 0)]
+    two = [*tri, (3, 4), (4, 5), (5, 3)]
+    graphs = [make_graph(two, [2, 2, 2, 3, 3, 3], 0) if i < 3 else make_graph(tri, [2] * 3, 0)
+              for i in range(20)]
+    graphs += [make_graph(two, [4, 4, 4, 3, 3, 3], 1) if i < 1 else make_graph(tri, [4] * 3, 1)
+               for i in range(20)]
+    data = TrainSplit(name="leads", graphs=graphs, num_classes=2,
+                      features=FeatureSpec((5,), 0, ()))
+    kw = {"hops": 1, "threshold": 1, "rank": "contrast", "sample": "ego", "budget_bytes": 2000}
+
+    def roots(out: DistilledSet) -> list[tuple[int, int]]:
+        return [(int(g.y), int(g.x[0])) for g in out.samples if not g.pool_mask.all()]
+
+    z = _lead_z(np.array([0.15, 1.0]), np.array([[0.05, 0.0]]), 20, np.array([20]))
+    assert z[0] == pytest.approx(0.1 / math.sqrt(0.1 * 0.9 * 0.1)) and z[1] > 6
+    assert roots(Mirage(**kw).distill(data, seed=0)) == [(0, 2), (0, 3), (1, 4)]
+    assert roots(Mirage(**kw, contrast_z=1.0).distill(data, seed=0)) == [(0, 2), (0, 3), (1, 4)]
+    out = Mirage(**kw, contrast_z=1.96).distill(data, seed=0)
+    assert roots(out) == [(0, 2), (1, 4)]
+    real = [g for g in out.samples if g.pool_mask.all()]
+    assert len(real) == out.meta["budget"]["real_graphs"] > 0 and out.nbytes() <= 2000
+    assert abs(sum(int(g.y) == 0 for g in real) - sum(int(g.y) == 1 for g in real)) <= 1
+    with caplog.at_level(logging.WARNING, logger="mirage.distill.distiller"):
+        none = Mirage(**kw, contrast_z=100.0).distill(data, seed=0)
+    assert roots(none) == [] and {int(g.y) for g in none.samples} == {0, 1}
+    assert none.meta["empty_classes"] == [0, 1] and "gets no training sample" not in caplog.text
+    for bad, match in (({"contrast_z": -1.0}, "contrast_z must be a number"),
+                       ({"contrast_z": True}, "contrast_z must be a number"),
+                       ({"contrast_z": 2.0, "rank": "support"}, "contrast_z needs")):
+        with pytest.raises(ConfigError, match=rf"distiller\.{match}"):
+            Mirage(**{**kw, **bad})

@@ -51,6 +51,21 @@ NORM_STATS = ("init", "set")
 FIT_WINDOW = 64  # first_fit: samples made and tried at a time; a window where none fits ends it
 
 
+def _lead_z(own: np.ndarray, others: np.ndarray, n_own: int,
+            n_others: np.ndarray) -> np.ndarray:
+    """``[trees]``: the two-proportion z-score of ``own`` (``[trees]``, shares of ``n_own``
+    graphs) against, per tree, the row of ``others`` (``[classes - 1, trees]``, shares of
+    ``n_others`` graphs each) with the highest share; +inf where the pooled variance is 0."""
+    if others.shape[0] == 0:
+        return np.full(own.shape, np.inf)
+    top = others.argmax(axis=0)
+    share, n = others[top, np.arange(own.size)], n_others[top].astype(float)
+    pooled = (own * n_own + share * n) / (n_own + n)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n_own + 1 / n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(se > 0, (own - share) / se, np.inf)
+
+
 @dataclass
 class _Class:
     """One class's share of the mining: what its samples are built from."""
@@ -204,6 +219,13 @@ class Mirage(Distiller):
             trees are not.
         background_group: with ``background`` and ``rank="contrast"``, how many consecutive
             contrasting trees share a sample and its drawn node (1: one each).
+        contrast_z: with ``rank="contrast"``, take only the trees whose lead is significant: a
+            one-sided two-proportion z-score (the class's graphs against those of the other class
+            with the highest share) of at least this; the bytes the trees leave go to real
+            samples (``real_sample``), classes taking turns. A lead of a few graphs in a large
+            class is noise, and more such trees are what bends a budget curve down where random
+            graphs go on gaining. ``None``: every tree ahead (the fallback to the trees nearest
+            for a class ahead in none included).
         frozen_norm: train on the set with every BatchNorm of the GNN (GIN's MLPs) frozen at
             its initial statistics (an affine map): the samples' nodes, leaves of small
             neighbourhoods around atypical roots, are not the data's, and statistics learnt on
@@ -226,7 +248,7 @@ class Mirage(Distiller):
                  real_share: float = 0.0, real_sample: str = "graph", rank: str = "support",
                  fill: str = "prefix", frozen_norm: bool = False,
                  norm_stats: str = "init", background: bool = False,
-                 background_group: int = 1) -> None:
+                 background_group: int = 1, contrast_z: float | None = None) -> None:
         self.hops = base.positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
@@ -269,9 +291,9 @@ class Mirage(Distiller):
         if real_sample not in REAL_SAMPLES:
             raise ConfigError(f"distiller.real_sample must be one of {list(REAL_SAMPLES)}, got "
                               f"{real_sample!r}")
-        if real_sample != "graph" and not real_share:
+        if real_sample != "graph" and not real_share and contrast_z is None:
             raise ConfigError(f"distiller.real_sample={real_sample} needs distiller.real_share > 0 "
-                              "(the share of the budget it fills)")
+                              "or distiller.contrast_z (the bytes it fills)")
         self.real_sample = real_sample
         if rank not in RANKS:
             raise ConfigError(f"distiller.rank must be one of {list(RANKS)}, got {rank!r}")
@@ -299,6 +321,14 @@ class Mirage(Distiller):
         if self.background_group > 1 and not (self.background and rank == "contrast"):
             raise ConfigError("distiller.background_group > 1 needs distiller.background=true "
                               "and distiller.rank=contrast (it groups single contrasting trees)")
+        if contrast_z is not None and (isinstance(contrast_z, bool) or not isinstance(
+                contrast_z, int | float) or contrast_z < 0):
+            raise ConfigError(f"distiller.contrast_z must be a number >= 0 or null, got "
+                              f"{contrast_z!r}")
+        if contrast_z is not None and rank != "contrast":
+            raise ConfigError("distiller.contrast_z needs distiller.rank=contrast (it filters "
+                              "the contrasting trees)")
+        self.contrast_z = None if contrast_z is None else float(contrast_z)
         self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
         if self.cont_bins == 1:
             raise ConfigError("distiller.cont_bins must be >= 2 (or null to ignore continuous "
@@ -342,6 +372,7 @@ class Mirage(Distiller):
         graph_size = np.bincount(union.node_graph, minlength=graph_class.size)
         held = (self._held(union, ids, graph_class, train.num_classes)
                 if self.rank == "contrast" else None)
+        class_size = np.bincount(graph_class, minlength=train.num_classes)
         dbs, views, thresholds, mined, samples, stats = {}, {}, {}, {}, {}, {}
         for cls in range(train.num_classes):
             in_class = graph_class == cls
@@ -362,7 +393,8 @@ class Mirage(Distiller):
                 mined[cls] = dbs[cls].mine(thresholds[cls], self.max_size, self.max_patterns)
             elif self.rank == "contrast":
                 share = tree_limit / train.num_classes
-                mined[cls], samples[cls] = self._contrasting(view, held, thresholds[cls], share)
+                mined[cls], samples[cls] = self._contrasting(view, held, class_size,
+                                                             thresholds[cls], share)
             else:
                 mined[cls], samples[cls] = self._ranked(view, thresholds[cls], tree_limit)
             stats[str(cls)] = {"transactions": dbs[cls].num_transactions,
@@ -398,7 +430,7 @@ class Mirage(Distiller):
                 samples[cls] = self._samples(views[cls], found)
             out.extend(samples[cls])
             support.extend(float(itemset.support) for itemset in found)
-        if self.real_share:
+        if self.real_share or self.contrast_z is not None:
             real = self._real(list(views.values()), seed, limit - base.nbytes(out))
             out.extend(real)
             support.extend([1.0] * len(real))  # a real graph (node) holds itself
@@ -407,7 +439,7 @@ class Mirage(Distiller):
         lap("samples")
 
         empty = [cls for cls, found in kept.items() if not found]
-        for cls in empty:
+        for cls in empty if self.contrast_z is None else ():  # else real samples stand in
             log.warning("mirage: class %d yields no frequent tree set (min support %d of %d "
                         "graphs%s); it gets no training sample", cls, thresholds[cls],
                         dbs[cls].num_transactions,
@@ -479,19 +511,24 @@ class Mirage(Distiller):
         return np.stack([np.bincount(tree[graph_class[graph] == c], minlength=width)
                          / max(sizes[c], 1.0) for c in range(num_classes)])
 
-    def _contrasting(self, c: _Class, held: np.ndarray, floor: int,
+    def _contrasting(self, c: _Class, held: np.ndarray, class_size: np.ndarray, floor: int,
                      share: float) -> tuple[list[Itemset], list[Data]]:
         """The class's single trees held by at least ``floor`` of its graphs, in order of
         contrast (share of the class's graphs holding the tree minus the highest share in
-        another class; only positive), then support, then id, within ``share`` bytes as
-        :attr:`fill` says."""
+        another class; only positive, and significant by :attr:`contrast_z`), then support,
+        then id, within ``share`` bytes as :attr:`fill` says."""
         own = held[c.cls]
-        others = np.delete(held, c.cls, axis=0).max(axis=0, initial=0.0)
+        rest = np.delete(np.arange(held.shape[0]), c.cls)
+        others = held[rest].max(axis=0, initial=0.0)
         count = np.rint(own * c.db.num_transactions).astype(np.int64)
         score = own - others
         present = (count >= floor) & (count > 0)
-        cand = np.flatnonzero((score > 0) & present)
-        if cand.size == 0 and present.any():
+        ahead = (score > 0) & present
+        if self.contrast_z is not None:
+            ahead &= _lead_z(own, held[rest], class_size[c.cls], class_size[rest]) \
+                >= self.contrast_z
+        cand = np.flatnonzero(ahead)
+        if cand.size == 0 and present.any() and self.contrast_z is None:
             # A class that holds no tree more often than some other class does (one between
             # two others) would get no sample, and a GNN never taught it never predicts it.
             log.warning("mirage: class %d holds no tree in a larger share of its graphs than "

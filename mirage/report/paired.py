@@ -40,7 +40,8 @@ def rule_of(row: pd.Series) -> str:
                              ("distiller.norm_stats", "init", "norm stats of the {}"),
                              ("distiller.carry_degree", False, "source degrees"),
                              ("distiller.background", False, "background nodes"),
-                             ("distiller.background_group", 1, "{} trees per background node")):
+                             ("distiller.background_group", 1, "{} trees per background node"),
+                             ("distiller.contrast_z", None, "lead z >= {}")):
         value = row.get(key)
         if _given(value) and value != plain and str(value) != str(plain):
             rule = f"{rule}, {name.format(value)}"
