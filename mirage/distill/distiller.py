@@ -222,10 +222,10 @@ class Mirage(Distiller):
         contrast_z: with ``rank="contrast"``, take only the trees whose lead is significant: a
             one-sided two-proportion z-score (the class's graphs against those of the other class
             with the highest share) of at least this; the bytes the trees leave go to real
-            samples (``real_sample``), classes taking turns. A lead of a few graphs in a large
-            class is noise, and more such trees are what bends a budget curve down where random
-            graphs go on gaining. ``None``: every tree ahead (the fallback to the trees nearest
-            for a class ahead in none included).
+            samples (``real_sample``), classes taking turns; a class with no significant lead
+            keeps its first tree. A lead of a few graphs in a large class is noise, and more
+            such trees are what bends a budget curve down where random graphs go on gaining.
+            ``None``: every tree ahead.
         frozen_norm: train on the set with every BatchNorm of the GNN (GIN's MLPs) frozen at
             its initial statistics (an affine map): the samples' nodes, leaves of small
             neighbourhoods around atypical roots, are not the data's, and statistics learnt on
@@ -439,7 +439,7 @@ class Mirage(Distiller):
         lap("samples")
 
         empty = [cls for cls, found in kept.items() if not found]
-        for cls in empty if self.contrast_z is None else ():  # else real samples stand in
+        for cls in empty:
             log.warning("mirage: class %d yields no frequent tree set (min support %d of %d "
                         "graphs%s); it gets no training sample", cls, thresholds[cls],
                         dbs[cls].num_transactions,
@@ -523,18 +523,19 @@ class Mirage(Distiller):
         count = np.rint(own * c.db.num_transactions).astype(np.int64)
         score = own - others
         present = (count >= floor) & (count > 0)
-        ahead = (score > 0) & present
-        if self.contrast_z is not None:
-            ahead &= _lead_z(own, held[rest], class_size[c.cls], class_size[rest]) \
-                >= self.contrast_z
-        cand = np.flatnonzero(ahead)
-        if cand.size == 0 and present.any() and self.contrast_z is None:
+        cand = np.flatnonzero((score > 0) & present)
+        if cand.size == 0 and present.any():
             # A class that holds no tree more often than some other class does (one between
             # two others) would get no sample, and a GNN never taught it never predicts it.
             log.warning("mirage: class %d holds no tree in a larger share of its graphs than "
                         "another class; its share takes the trees nearest to that", c.cls)
             cand = np.flatnonzero(present)
         order = cand[np.lexsort((cand, -count[cand], -score[cand]))]
+        if self.contrast_z is not None:
+            z = _lead_z(own[order], held[rest][:, order], class_size[c.cls], class_size[rest])
+            # A class with no significant lead keeps its first tree: a real graph may not fit a
+            # small budget, and a class without a sample is never predicted.
+            order = order[z >= self.contrast_z] if (z >= self.contrast_z).any() else order[:1]
         # Consecutive trees share a sample (and its drawn node) by background_group.
         k = self.background_group
         groups = [order[i:i + k] for i in range(0, order.size, k)]
