@@ -79,7 +79,9 @@ _FROZEN = "budget 0.02, ego samples, roots x size, contrast rank, frozen norm"
     ("contrast_ego_size_frozen_set", f"{_FROZEN}, norm stats of the set"),
     ("contrast_ego_size_frozen_set_deg", f"{_FROZEN}, norm stats of the set, source degrees"),
     ("contrast_ego_size_bg4", "budget 0.02, ego samples, roots x size, contrast rank, background "
-                              "nodes, 4 trees per background node")])
+                              "nodes, 4 trees per background node"),
+    ("contrast_ego_size_frozen_h3", _FROZEN.replace("0.02,", "0.02, 3 hops,")),
+    ("contrast_ego_size_frozen_z", f"{_FROZEN}, lead z >= 1.96")])
 def test_generic_rules_keep_their_committed_hashes(rule: str, label: str) -> None:
     """A rule of the generic-default study states every option, so its committed rows stay
     found when the distiller's defaults change (the generic default did, in issue 29)."""
