@@ -370,9 +370,9 @@ class Mirage(Distiller):
         # One transaction per graph of a class; its items: trees of its non-isolated nodes.
         node_class = np.where(union.isolated, -1, graph_class[union.node_graph])
         graph_size = np.bincount(union.node_graph, minlength=graph_class.size)
-        held = (self._held(union, ids, graph_class, train.num_classes)
-                if self.rank == "contrast" else None)
         class_size = np.bincount(graph_class, minlength=train.num_classes)
+        held = (self._held(union, ids, graph_class, class_size)
+                if self.rank == "contrast" else None)
         dbs, views, thresholds, mined, samples, stats = {}, {}, {}, {}, {}, {}
         for cls in range(train.num_classes):
             in_class = graph_class == cls
@@ -502,14 +502,13 @@ class Mirage(Distiller):
 
     @staticmethod
     def _held(union: GraphUnion, ids: np.ndarray, graph_class: np.ndarray,
-              num_classes: int) -> np.ndarray:
+              class_size: np.ndarray) -> np.ndarray:
         """``[classes, trees]``: the share of each class's training graphs that hold each tree
         (at a non-isolated node)."""
         width = int(ids.max(initial=0)) + 1
         graph, tree = _holding(union, ids, ~union.isolated)
-        sizes = np.bincount(graph_class, minlength=num_classes).astype(float)
         return np.stack([np.bincount(tree[graph_class[graph] == c], minlength=width)
-                         / max(sizes[c], 1.0) for c in range(num_classes)])
+                         / max(float(class_size[c]), 1.0) for c in range(class_size.size)])
 
     def _contrasting(self, c: _Class, held: np.ndarray, class_size: np.ndarray, floor: int,
                      share: float) -> tuple[list[Itemset], list[Data]]:
@@ -519,7 +518,8 @@ class Mirage(Distiller):
         then id, within ``share`` bytes as :attr:`fill` says."""
         own = held[c.cls]
         rest = np.delete(np.arange(held.shape[0]), c.cls)
-        others = held[rest].max(axis=0, initial=0.0)
+        rows = held[rest]
+        others = rows.max(axis=0, initial=0.0)
         count = np.rint(own * c.db.num_transactions).astype(np.int64)
         score = own - others
         present = (count >= floor) & (count > 0)
@@ -532,7 +532,7 @@ class Mirage(Distiller):
             cand = np.flatnonzero(present)
         order = cand[np.lexsort((cand, -count[cand], -score[cand]))]
         if self.contrast_z is not None:
-            z = _lead_z(own[order], held[rest][:, order], class_size[c.cls], class_size[rest])
+            z = _lead_z(own[order], rows[:, order], class_size[c.cls], class_size[rest])
             # A class with no significant lead keeps its first tree: a real graph may not fit a
             # small budget, and a class without a sample is never predicted.
             order = order[z >= self.contrast_z] if (z >= self.contrast_z).any() else order[:1]
