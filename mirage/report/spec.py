@@ -303,9 +303,10 @@ def sync_blocks(readme: Path, check: bool, sources: Mapping[str, Path] | None = 
 
 
 def readmes() -> list[Path]:
-    """The README files that may quote tables: the front page, docs and each study's."""
+    """The files that may quote tables: the front page, docs, and each study's README and
+    HISTORY (its dated readings)."""
     return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
-            *sorted(RESULTS.glob("*/README.md"))]
+            *sorted(RESULTS.glob("*/README.md")), *sorted(RESULTS.glob("*/HISTORY.md"))]
 
 
 def blocks_stale(sources: Mapping[str, Path] | None = None,
