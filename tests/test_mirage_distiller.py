@@ -855,6 +855,6 @@ def test_contrast_z_keeps_only_significant_leads_and_fills_the_rest_with_real_gr
     assert roots(tiny) == [(0, 2), (1, 4)] and tiny.meta["budget"]["real_graphs"] == 0
     for bad, match in (({"contrast_z": -1.0}, "contrast_z must be a number"),
                        ({"contrast_z": True}, "contrast_z must be a number"),
-                       ({"contrast_z": 2.0, "rank": "support"}, "contrast_z needs")):
+                       ({"contrast_z": 2.0, "rank": "support"}, "contrast_z=2.0 needs")):
         with pytest.raises(ConfigError, match=rf"distiller\.{match}"):
             Mirage(**{**kw, **bad})

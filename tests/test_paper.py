@@ -240,6 +240,7 @@ def test_an_infeasible_budget_is_recorded_once_not_retried(tmp_path: Path) -> No
     ``infeasible`` row per seed, and a rerun does not try again (it would, were it ``failed``)."""
     cfg = compose_cfg(["distiller=mirage", "dataset=synthetic", "model=gcn", "seeds=[0,1]",
                        "distiller.budget_bytes=10", "distiller.rank=support",
+                       "distiller.contrast_z=null",
                        f"results_dir={tmp_path}",
                        f"cache_dir={tmp_path / 'cache'}", "progress=false"])
     assert run(cfg) == []

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from experiments.cli import ROOT, describe, exit_with, parse
-from experiments.studies.generic_default import RULES, against_random
+from experiments.studies.generic_default import DEFAULT, RULES, against_random
 
 # Per dataset: its generic path and the budgets (bytes); the last is about KiDD's 10-graph set.
 # IMDB-BINARY starts at 30 kB: under fill=prefix class 1's first neighbourhood takes 14.2 kB, so a
@@ -44,7 +44,7 @@ def rule_at(rule: str, budget: int) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=describe(__doc__))
     ap.add_argument("--datasets", nargs="+", default=list(CURVES), choices=list(CURVES))
-    ap.add_argument("--rule", default="contrast_ego_size_frozen", choices=list(RULES))
+    ap.add_argument("--rule", default=DEFAULT, choices=list(RULES))
     ap.add_argument("--models", nargs="+", default=["gcn"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--budgets", nargs="+", type=int,

@@ -326,8 +326,9 @@ class Mirage(Distiller):
             raise ConfigError(f"distiller.contrast_z must be a number >= 0 or null, got "
                               f"{contrast_z!r}")
         if contrast_z is not None and rank != "contrast":
-            raise ConfigError("distiller.contrast_z needs distiller.rank=contrast (it filters "
-                              "the contrasting trees)")
+            raise ConfigError(f"distiller.contrast_z={contrast_z} needs distiller.rank=contrast "
+                              "(it filters the contrasting trees); set distiller.contrast_z=null "
+                              f"for rank={rank}")
         self.contrast_z = None if contrast_z is None else float(contrast_z)
         self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
         if self.cont_bins == 1:
