@@ -111,6 +111,13 @@ _RULES: dict[str, dict[str, str]] = {
     # is otherwise random graphs), before any score of its own.
     "contrast_ego_size_frozen_z": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                                    "frozen_norm": "true", "contrast_z": "1.96"},
+    # The significant trees frozen at the set's own statistics (the validation leader's norm):
+    # under contrast_z a tiny budget is mostly real graphs, whose statistics are a real graph's,
+    # where the set's statistics of a few atypical trees inverted GIN (registered 2026-12-07,
+    # twelfth session, after reading GIN's failures as untrained transients, before any score).
+    "contrast_ego_size_frozen_set_z": {"rank": "contrast", "sample": "ego", "root_weight": "size",
+                                       "frozen_norm": "true", "norm_stats": "set",
+                                       "contrast_z": "1.96"},
     # The contrast trees are atypical nodes; a share of typical ones beside them.
     "contrast_ego_size_nodes25": {"rank": "contrast", "sample": "ego", "root_weight": "size",
                                   "real_share": "0.25", "real_sample": "node"},
