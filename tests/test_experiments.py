@@ -180,21 +180,25 @@ def test_bench_scaling_writes_table_and_plot(tmp_path: Path) -> None:
 
 def _generic_rows(path: Path) -> Path:
     """A runs.csv with Mirage under two rules and random at each rule's bytes (and one random
-    run at other bytes, which must pair with nothing)."""
+    run at other bytes, which must pair with nothing); Mirage's chosen epochs 1 and 3, random's
+    30."""
     header = ["dataset", "distiller", "model", "seed", "status", "val_auc", "test_auc",
               "distilled_bytes", "compression_ratio", "timestamp", "config_hash",
-              "distiller.budget_bytes", "distiller.coverage", "distiller.max_patterns"]
+              "distiller.budget_bytes", "distiller.coverage", "distiller.max_patterns",
+              "best_epoch"]
     rows = []
     for seed in (0, 1):
-        rows += [["D", "mirage", "gcn", seed, "ok", 0.8, 0.7, 1000, 50.0, "t1", "m1", "", "", 10],
+        epoch = 1 + 2 * seed
+        rows += [["D", "mirage", "gcn", seed, "ok", 0.8, 0.7, 1000, 50.0, "t1", "m1", "", "", 10,
+                  epoch],
                  ["D", "mirage", "gcn", seed, "ok", 0.6, 0.5, 2000, 25.0, "t1", "m2", 0.05, "",
-                  10],
+                  10, epoch],
                  ["D", "random", "gcn", seed, "ok", 0.7, 0.6, 1100, 45.0, "t2", "r1", 1000, "",
-                  ""],
+                  "", 30],
                  ["D", "random", "gcn", seed, "ok", 0.9, 0.9, 2100, 24.0, "t2", "r2", 2000, "",
-                  ""],
+                  "", 30],
                  ["D", "random", "gcn", seed, "ok", 0.1, 0.1, 3100, 20.0, "t2", "r3", 3000, "",
-                  ""]]
+                  "", 30]]
     with path.open("w", newline="") as f:
         csv.writer(f).writerows([header, *rows])
     return path
@@ -216,7 +220,9 @@ def test_generic_rule_pairs_mirage_with_random_at_its_own_bytes(tmp_path: Path) 
     summary = table.split("| rule | datasets won")[1].splitlines()
     assert summary[2].startswith("| top 10 | 1 of 1 | +10.00 | 50x |")
     final = generic_rule.final_table(pairs)
-    assert "| D | top 10 | gcn | 70.0 ± 0.0 | 60.0 ± 0.0 | +10.0 | 1000 | 1100 | 50x | 2 |" in final
+    # ... and the median epoch validation chose for each
+    assert ("| D | top 10 | gcn | 70.0 ± 0.0 | 60.0 ± 0.0 | +10.0 | 1000 | 1100 | 50x | 2 "
+            "| 2 / 30 |") in final
     assert "higher in 1 of 2" in final
 
 

@@ -76,7 +76,8 @@ def paired(rows: pd.DataFrame, draws: str = "per_seed") -> pd.DataFrame:
         for col, source in (("split", "dataset.split.seed"), ("split_hash", "split_hash")):
             frame[col] = frame[source].astype(str) if source in frame else ""
     keys = ["dataset", "model", "split", "split_hash", "seed"]
-    cols = ["val_auc", "test_auc", "distilled_bytes", "compression_ratio"]
+    cols = ["val_auc", "test_auc", "distilled_bytes", "compression_ratio",
+            *(["best_epoch"] if "best_epoch" in rows else [])]
     out = mirage[[*keys, "rule", "matched", *cols]].merge(
         random[[*keys, "matched", *cols]], on=[*keys, "matched"], suffixes=("_mirage", "_random"))
     if (twice := out.duplicated([*keys, "rule", "matched"], keep=False)).any():
@@ -93,6 +94,10 @@ def _interval(lo: float, hi: float) -> str:
 
 def _pct(values: pd.Series) -> str:
     return pm(100 * values.mean(), 100 * values.std(ddof=0), digits=1)
+
+
+def _median(values: pd.Series) -> str:
+    return f"{pd.to_numeric(values, errors='coerce').median():g}"
 
 
 def select_table(pairs: pd.DataFrame) -> str:
@@ -124,18 +129,24 @@ def select_table(pairs: pd.DataFrame) -> str:
 def final_table(pairs: pd.DataFrame, rules: Sequence[str] | None = None) -> str:
     """Per dataset, rule (those named in ``rules``, as :func:`rule_of` spells them; default
     all) and model: test ROC-AUC (mean ± std over seeds) of Mirage under the rule and of random
-    at the same bytes, both sizes and Mirage's compression. Markdown."""
+    at the same bytes, both sizes and Mirage's compression; where rows have it, the median epoch
+    validation chose for each (an epoch of 1 or 2 is a model chosen before it fit its set).
+    Markdown."""
     if rules is not None:
         pairs = pairs[pairs["rule"].isin(rules)]
+    epochs = "best_epoch_mirage" in pairs
     groups = pairs.groupby(["dataset", "rule", "model"], sort=True)
     rows = [[dataset, rule, model, _pct(g.test_auc_mirage), _pct(g.test_auc_random),
              f"{100 * (g.test_auc_mirage.mean() - g.test_auc_random.mean()):+.1f}",
              f"{int(g.distilled_bytes_mirage.iloc[0])}",
              f"{int(g.distilled_bytes_random.median())}",
-             f"{g.compression_ratio_mirage.iloc[0]:.0f}x", f"{len(g)}"]
+             f"{g.compression_ratio_mirage.iloc[0]:.0f}x", f"{len(g)}",
+             *([f"{_median(g.best_epoch_mirage)} / {_median(g.best_epoch_random)}"]
+               if epochs else [])]
             for (dataset, rule, model), g in groups]
     table = markdown_table(["dataset", "rule", "model", "Mirage test AUC", "random test AUC",
-                            "difference", "Mirage bytes", "random bytes", "compression", "seeds"],
+                            "difference", "Mirage bytes", "random bytes", "compression", "seeds",
+                            *(["epoch chosen (Mirage / random, median)"] if epochs else [])],
                            rows)
     wins = groups.apply(lambda g: g.test_auc_mirage.mean() > g.test_auc_random.mean(),
                         include_groups=False)
