@@ -240,3 +240,26 @@ def test_bad_override_is_one_error_line(override: str, named: str,
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and named in err
+
+
+def test_size_cue_reads_a_score_that_sorts_by_size() -> None:
+    """A model whose class-1 score is its graph's node count: correlation +1 with size, and
+    the same AUC as the node count alone; a label that sorts the other way gives AUC 0."""
+    import torch
+    from torch_geometric.data import Data
+    from torch_geometric.utils import degree
+
+    from experiments.analysis.size_cue import size_cue
+
+    class Counts(torch.nn.Module):
+        def forward(self, data: Data) -> torch.Tensor:
+            n = degree(data.batch, int(data.num_graphs))
+            return torch.stack([torch.zeros_like(n), n], dim=1)
+
+    graphs = [Data(x=torch.zeros(n, 1), edge_index=torch.empty(2, 0, dtype=torch.long),
+                   y=torch.tensor([int(n > 3)]), num_nodes=n) for n in range(1, 7)]
+    cue = size_cue(Counts(), graphs)
+    assert cue["corr"] == pytest.approx(1.0) and cue["auc"] == cue["size_auc"] == 1.0
+    for g in graphs:
+        g.y = 1 - g.y
+    assert size_cue(Counts(), graphs)["auc"] == 0.0
