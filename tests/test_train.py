@@ -182,3 +182,22 @@ def test_norm_stats_set_freezes_the_statistics_of_the_set_under_the_initial_weig
     assert torch.allclose(norms[0].running_var, inputs[0].var(0), atol=1e-4)
     assert not torch.allclose(norms[0].running_var, torch.ones(16))
     assert all(int(n.num_batches_tracked) == 1 for n in norms)  # one pass, none in training
+
+
+@pytest.mark.parametrize("conv", ["gcn", "gat"])
+def test_norm_stats_leave_a_gnn_without_batchnorm_as_it_was(conv: str) -> None:
+    """GCN and GAT have no BatchNorm: a set's ``norm_stats`` must not change how they train
+    (the generic rules that differ only there share their GCN and GAT scores); goes red if
+    fitting the statistics touches a weight."""
+    graphs = make_graphs(12, 8, 3, seed=0)
+    runs = []
+    for meta in ({"frozen_norm": True}, {"frozen_norm": True, "norm_stats": "set"}):
+        torch.manual_seed(0)
+        model = GNN(conv, FeatureSpec((3,)), num_classes=2, hidden=16, num_layers=2)
+        result = fit(model, DistilledSet(graphs, meta=meta), graphs[:4], graphs[4:8], epochs=3,
+                     batch_size=4, lr=1e-2, weight_decay=0.0, eval_batch_size=8,
+                     select_on="auc", seed=0, device=torch.device("cpu"))
+        runs.append(([h["loss"] for h in result.history[1:]], model.state_dict()))
+    (loss_a, state_a), (loss_b, state_b) = runs
+    assert loss_a == loss_b
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)

@@ -12,9 +12,9 @@ Usage::
     python -m experiments.studies.generic_default final --rules budget2   # seeds 0-4
     python -m experiments.studies.generic_default lodo --models gcn gin   # real datasets only
     python -m experiments.studies.generic_default final --group ogb --datasets ogbg-molbace \
-        --rules contrast_ego_size_frozen_z --results-dir results/generic_ogb   # held out
+        --rules contrast_ego_size_frozen_set_z --results-dir results/generic_ogb   # held out
     python -m experiments.studies.generic_default final --splits 1 2 --datasets MUTAG \
-        --rules contrast_ego_size_frozen_z --results-dir results/generic_splits   # new splits
+        --rules contrast_ego_size_frozen_set_z --results-dir results/generic_splits   # new splits
     python -m experiments.studies.generic_default select --datasets MUTAG --models gcn \\
         --seeds 0 --results-dir /tmp/r -- train.epochs=2
 
@@ -128,7 +128,7 @@ RULES: dict[str, list[str]] = {name: [f"distiller.{k}={v}" for k, v in {**ORIGIN
                                for name, rule in _RULES.items()}
 # The rule conf/distiller/mirage.yaml holds (tests/test_studies.py checks that the two agree):
 # the validation leader among the rules whose budget curves stay above chance.
-DEFAULT = "contrast_ego_size_frozen_z"
+DEFAULT = "contrast_ego_size_frozen_set_z"
 MODELS = ("gcn", "gin", "gat")
 
 

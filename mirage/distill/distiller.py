@@ -227,7 +227,7 @@ class Mirage(Distiller):
             such trees are what bends a budget curve down where random graphs go on gaining.
             ``None``: every tree ahead.
         frozen_norm: train on the set with every BatchNorm of the GNN (GIN's MLPs) frozen at
-            its initial statistics (an affine map): the samples' nodes, leaves of small
+            the statistics ``norm_stats`` names (an affine map): the samples' nodes, leaves of small
             neighbourhoods around atypical roots, are not the data's, and statistics learnt on
             them and applied to real graphs at test can invert a GNN. The set is unchanged.
         norm_stats: the statistics ``frozen_norm`` freezes: ``"init"``, the GNN's initial ones
@@ -310,7 +310,8 @@ class Mirage(Distiller):
                               f"{norm_stats!r}")
         if norm_stats != "init" and not self.frozen_norm:
             raise ConfigError(f"distiller.norm_stats={norm_stats} needs distiller.frozen_norm="
-                              "true (the statistics it says are those frozen_norm freezes)")
+                              "true (the statistics it says are those frozen_norm freezes); set "
+                              "distiller.norm_stats=init with frozen_norm=false")
         self.norm_stats = norm_stats
         self.background = _check_bool("distiller.background", background)
         if self.background and (root_weight is None or sample not in ("trees", "ego")):
