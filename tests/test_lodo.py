@@ -207,7 +207,7 @@ def test_generic_curve_pairs_mirage_with_random_at_its_bytes(tmp_path, monkeypat
     # the default rule of the curve: the generic default at this budget
     assert len(table) == 1 and table["seeds"].iloc[0] == 2
     assert table["rule"].iloc[0] == ("budget 3000 B, ego samples, roots x size, contrast rank, "
-                                     "frozen norm, lead z >= 1.96")
+                                     "frozen norm, norm stats of the set, lead z >= 1.96")
     mirage, random = table["mirage_bytes"].iloc[0], table["random_bytes"].iloc[0]
     assert mirage <= 3000 and random >= mirage  # random at (at least) Mirage's own bytes
 
