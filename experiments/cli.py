@@ -14,9 +14,13 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from omegaconf import DictConfig
+
+if TYPE_CHECKING:
+    from mirage.data import GraphDataset
+    from mirage.distill.base import DistilledSet
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -65,6 +69,22 @@ def compose(overrides: Sequence[str]) -> DictConfig:
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return hydra_compose("config", overrides=list(overrides))
+
+
+def distilled_set(cfg: DictConfig) -> tuple[GraphDataset, DistilledSet]:
+    """The data and the distilled set a run of ``cfg`` trains on (``run.py``'s checks and byte
+    matching first; the set from the artifact cache, or distilled into it)."""
+    from mirage.artifacts import distill_cached
+    from mirage.data import load_dataset, resolve_data_root
+    from mirage.distill.base import DistillContext
+    from mirage.study import match_budget
+    from mirage.validation import validate
+
+    plain = validate(cfg)
+    match_budget(cfg, plain)
+    data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
+    return data, distill_cached(data, plain["distiller"], cfg.distill_seed, plain["dataset"],
+                                Path(cfg.cache_dir), DistillContext(model=plain["model"])).data
 
 
 def sweep(overrides: Sequence[str]) -> int:

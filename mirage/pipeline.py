@@ -31,7 +31,7 @@ from mirage.records import append_rows, measured
 from mirage.study import cell, job_seeds, match_budget, pending_seeds, skipped_by
 from mirage.sweep import show_progress
 from mirage.tracking import WandbTracker
-from mirage.train import fit
+from mirage.train import FitResult, fit
 from mirage.validation import check_inputs, resolve_device, validate
 
 log = logging.getLogger("mirage")
@@ -72,6 +72,18 @@ def prepare(cfg: DictConfig, plain: dict[str, Any], job: Job,
     return data, ds, sizes
 
 
+def fit_seed(cfg: DictConfig, model: torch.nn.Module, data: GraphDataset, ds: DistilledSet,
+             seed: int, device: torch.device, **kwargs: Any) -> FitResult:
+    """:func:`~mirage.train.fit` of ``model`` on ``ds`` with seed ``seed`` under ``cfg``'s
+    training settings, selected on ``cfg.dataset.metric`` (``kwargs``: ``progress``,
+    ``on_epoch``)."""
+    return fit(model, ds, data.val, data.test, epochs=cfg.train.epochs,
+               batch_size=cfg.train.batch_size, lr=cfg.train.lr,
+               weight_decay=cfg.train.weight_decay, eval_batch_size=cfg.train.eval_batch_size,
+               select_on=cfg.dataset.metric, seed=seed, device=device,
+               eval_at_init=cfg.train.eval_at_init, **kwargs)
+
+
 def train_seed(cfg: DictConfig, job: Job, data: GraphDataset, ds: DistilledSet,
                sizes: dict[str, Any], seed: int, tracker: WandbTracker) -> dict[str, Any]:
     """Train one fresh model on ``ds``, evaluate on the real graphs, append and return its row."""
@@ -79,12 +91,8 @@ def train_seed(cfg: DictConfig, job: Job, data: GraphDataset, ds: DistilledSet,
     device = torch.device(job.base["device"])
     model = build_model(cfg.model, data.features, data.num_classes).to(device)
     with tracker.seed_run(seed) as (log_epoch, set_summary):
-        result = fit(model, ds, data.val, data.test, epochs=cfg.train.epochs,
-                     batch_size=cfg.train.batch_size, lr=cfg.train.lr,
-                     weight_decay=cfg.train.weight_decay,
-                     eval_batch_size=cfg.train.eval_batch_size, select_on=cfg.dataset.metric,
-                     seed=seed, device=device, eval_at_init=cfg.train.eval_at_init,
-                     progress=show_progress(cfg.progress), on_epoch=log_epoch)
+        result = fit_seed(cfg, model, data, ds, seed, device,
+                          progress=show_progress(cfg.progress), on_epoch=log_epoch)
         record = job.row(**sizes, seed=seed, status="ok",
                          val_acc=result.val["acc"], test_acc=result.test["acc"],
                          val_acc_cal=result.val["acc_cal"], test_acc_cal=result.test["acc_cal"],

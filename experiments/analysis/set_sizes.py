@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
 from torch_geometric.data import Data
 
-from experiments.cli import compose, describe, exit_with, parse
+from experiments.cli import compose, describe, distilled_set, exit_with, parse
 from mirage.report.formats import markdown_table
 
 
@@ -53,22 +52,12 @@ def class_sizes(samples: Sequence[Data], real: Sequence[Data]) -> list[dict[str,
 def main(argv: Sequence[str] | None = None) -> int:
     from omegaconf import OmegaConf
 
-    from mirage.artifacts import distill_cached
-    from mirage.data import load_dataset, resolve_data_root
-    from mirage.distill.base import DistillContext
-    from mirage.study import match_budget
-    from mirage.validation import validate
-
     cfg = compose(parse(argparse.ArgumentParser(description=describe(__doc__)), argv).overrides)
-    plain = validate(cfg)
-    match_budget(cfg, plain)
-    data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
-    distilled = distill_cached(data, plain["distiller"], cfg.distill_seed, plain["dataset"],
-                               Path(cfg.cache_dir), DistillContext(model=plain["model"]))
-    rows = class_sizes(distilled.data.samples, data.train)
+    data, distilled = distilled_set(cfg)
+    rows = class_sizes(distilled.samples, data.train)
     print(f"{cfg.dataset.name}, {cfg.study.arm or cfg.distiller.name}: "
           f"{OmegaConf.to_container(cfg.distiller)['name']} set of "
-          f"{distilled.data.nbytes()} bytes")
+          f"{distilled.nbytes()} bytes")
     print(markdown_table(["class", "samples", "nodes / sample", "pooled nodes / sample",
                           "nodes / real training graph"],
                          [[r["class"], r["samples"], f"{r['nodes']:.1f}", f"{r['pooled']:.1f}",

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch_geometric.data import Data
 
-from experiments.cli import compose, describe, exit_with, parse
+from experiments.cli import compose, describe, distilled_set, exit_with, parse
 from mirage.errors import ConfigError
 from mirage.report.formats import markdown_table
 
@@ -55,7 +54,7 @@ def chosen_model(cfg: Any, data: Any, distilled: Any, seed: int) -> tuple[torch.
     """The run's GNN trained on ``distilled`` with ``seed`` as ``run.py`` trains it, at the epoch
     validation chooses; and that epoch."""
     from mirage.models import build_model
-    from mirage.train import fit
+    from mirage.pipeline import fit_seed
 
     torch.manual_seed(seed)
     model = build_model(cfg.model, data.features, data.num_classes)
@@ -65,32 +64,18 @@ def chosen_model(cfg: Any, data: Any, distilled: Any, seed: int) -> tuple[torch.
         if "test_auc" in entry:  # a new best on validation: the only epochs fit may choose
             states[int(entry["epoch"])] = copy.deepcopy(model.state_dict())
 
-    result = fit(model, distilled, data.val, data.test, epochs=cfg.train.epochs,
-                 batch_size=cfg.train.batch_size, lr=cfg.train.lr,
-                 weight_decay=cfg.train.weight_decay, eval_batch_size=cfg.train.eval_batch_size,
-                 select_on=cfg.dataset.metric, seed=seed, device=torch.device("cpu"),
-                 eval_at_init=cfg.train.eval_at_init, on_epoch=keep)
+    result = fit_seed(cfg, model, data, distilled, seed, torch.device("cpu"), on_epoch=keep)
     model.load_state_dict(states[result.best_epoch])
     return model, result.best_epoch
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mirage.artifacts import distill_cached
-    from mirage.data import load_dataset, resolve_data_root
-    from mirage.distill.base import DistillContext
-    from mirage.study import match_budget
-    from mirage.validation import validate
-
     cfg = compose(parse(argparse.ArgumentParser(description=describe(__doc__)), argv).overrides)
-    plain = validate(cfg)
-    match_budget(cfg, plain)
     torch.set_num_threads(cfg.num_threads)
-    data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
+    data, distilled = distilled_set(cfg)
     if data.num_classes != 2:
         raise ConfigError(f"size_cue needs a binary task; dataset '{cfg.dataset.name}' has "
                           f"{data.num_classes} classes")
-    distilled = distill_cached(data, plain["distiller"], cfg.distill_seed, plain["dataset"],
-                               Path(cfg.cache_dir), DistillContext(model=plain["model"])).data
     rows = []
     for seed in cfg.seeds:
         model, epoch = chosen_model(cfg, data, distilled, int(seed))
