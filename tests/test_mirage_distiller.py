@@ -592,6 +592,30 @@ def test_root_weights_add_up_to_the_class_mean_size(rule: str) -> None:
         assert nbytes([g]) == nbytes([p]) + 4 * g.pool_weight.numel()  # counted in the bytes
 
 
+def test_holder_weights_pool_at_the_size_of_a_graph_that_holds_the_sample() -> None:
+    """root_weight=holder: a sample's roots (evenly weighted) add up to the size of one graph of
+    its class that holds all its trees, drawn from the seed, so the set's sizes spread as its
+    graphs' do where the class mean gives every sample of a class one size."""
+    data = synthetic()
+    kw = dict(hops=1, threshold=3, max_size=2, root_weight="holder")
+    out = Mirage(**kw).distill(data, seed=0)
+    totals: dict[int, set[float]] = {}
+    for g in out.samples:
+        total = float(g.pool_weight.sum())
+        assert torch.allclose(g.pool_weight, g.pool_weight[0].expand_as(g.pool_weight))
+        holders = {r.num_nodes for r in data.graphs if int(r.y) == int(g.y)
+                   and set(sample_forms(g)) <= node_forms(r, 1)}
+        assert total in holders
+        totals.setdefault(int(g.y), set()).add(total)
+    assert all(len(sizes) > 1 for sizes in totals.values())
+    again = Mirage(**kw).distill(data, seed=0).samples
+    assert all(torch.equal(a.pool_weight, b.pool_weight) for a, b in zip(out.samples, again,
+                                                                         strict=True))
+    other = Mirage(**kw).distill(data, seed=1).samples
+    assert any(not torch.equal(a.pool_weight, b.pool_weight)
+               for a, b in zip(out.samples, other, strict=True))
+
+
 def test_real_share_fills_the_rest_of_the_budget_with_real_graphs_in_turns() -> None:
     """The tree sets fit in (1 - real_share) of the budget, real training graphs of each class
     (their own label, pooled over every node) fill the rest, no class favoured by size; the
@@ -620,14 +644,17 @@ def test_real_share_fills_the_rest_of_the_budget_with_real_graphs_in_turns() -> 
                                strict=False))
 
 
-@pytest.mark.parametrize("sample", ["trees", "ego"])
-def test_real_nodes_are_one_root_neighbourhoods_of_each_class_in_turns(sample: str) -> None:
+@pytest.mark.parametrize(("sample", "weight"), [("trees", "size"), ("ego", "size"),
+                                                 ("ego", "holder")])
+def test_real_nodes_are_one_root_neighbourhoods_of_each_class_in_turns(sample: str,
+                                                                        weight: str) -> None:
     """real_sample=node: the rest of the budget holds one-root samples, each the exact
     neighbourhood of a node of a training graph of its own class (its label, its in-edges),
-    weighted like a tree sample; the classes take turns; the nodes follow the seed."""
+    weighted like a tree sample (``holder``: at its own graph's size); the classes take turns;
+    the nodes follow the seed."""
     data = synthetic()
     kw = dict(hops=1, threshold=1, max_size=2, budget_bytes=3000, real_share=0.5,
-              real_sample="node", sample=sample, root_weight="size")
+              real_sample="node", sample=sample, root_weight=weight)
     out = Mirage(**kw).distill(data, seed=0)
     count = out.meta["budget"]["real_nodes"]
     trees, nodes = out.samples[:-count], out.samples[-count:]
@@ -642,7 +669,10 @@ def test_real_nodes_are_one_root_neighbourhoods_of_each_class_in_turns(sample: s
             for v in range(r.num_nodes))]
         assert holders, "a node sample matches no node of its class's graphs"
         mean = np.mean([r.num_nodes for r in data.graphs if int(r.y) == int(g.y)])
-        assert float(g.pool_weight) == pytest.approx(mean, rel=1e-5)
+        if weight == "size":
+            assert float(g.pool_weight) == pytest.approx(mean, rel=1e-5)
+        else:
+            assert float(g.pool_weight) in {r.num_nodes for r in holders}
     per_class = Counter(int(g.y) for g in nodes)
     assert max(per_class.values()) - min(per_class.values()) <= 1 and len(per_class) == 3
     other = Mirage(**kw).distill(data, seed=1)

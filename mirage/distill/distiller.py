@@ -41,7 +41,7 @@ from mirage.errors import ConfigError, DataError, InfeasibleError
 log = logging.getLogger(__name__)
 
 SAMPLING = ("uniform", "frequency")
-ROOT_WEIGHTS = ("size", "count")
+ROOT_WEIGHTS = ("size", "count", "holder")
 SAMPLES = ("trees", "ego", "graph", "cheaper")
 BUDGET_SPLITS = ("support", "even")
 RANKS = ("support", "contrast")
@@ -79,7 +79,7 @@ class _Class:
     members: np.ndarray  # [transactions] index into ``graphs`` of each transaction
     sizes: np.ndarray  # [transactions] node count of each transaction's graph
     scale: tuple[float, np.ndarray] | None  # Mirage._root_scale of the class (root_weight only)
-    rng: np.random.Generator  # draws the class's background nodes (``background`` only)
+    rng: np.random.Generator  # draws background nodes and holders (``root_weight="holder"``)
     used: set[int] = field(default_factory=set)  # graphs already a sample ("graph" samples)
 
     @cached_property
@@ -99,6 +99,12 @@ def _holding(union: GraphUnion, ids: np.ndarray,
     width = int(ids.max(initial=0)) + 1
     pairs = np.unique(union.node_graph[nodes].astype(np.int64) * width + ids[nodes])
     return pairs // width, pairs % width
+
+
+def _bits(bits: int, n: int) -> np.ndarray:
+    """The indices of the set bits of ``bits`` below ``n``, ascending."""
+    raw = np.frombuffer(bits.to_bytes((n + 7) // 8, "little"), dtype=np.uint8)
+    return np.flatnonzero(np.unpackbits(raw, bitorder="little")[:n])
 
 
 def _check_support(key: str, value: Any) -> int | float:
@@ -181,7 +187,10 @@ class Mirage(Distiller):
             (``pool_weight``), so that a sample pools at the scale of a real graph of its class:
             ``"size"``: the class's mean graph size split evenly over the sample's roots;
             ``"count"``: the same total split in proportion to how often each root's tree
-            occurs in the class's graphs that hold it; ``None``: weight 1 (the original).
+            occurs in the class's graphs that hold it; ``"holder"``: as ``"size"``, with the size
+            of one graph of the class that holds the sample's trees (drawn from ``seed``; a
+            node sample's own graph) for the mean, so that size separates the set's classes as
+            much as it does the real graphs and no more; ``None``: weight 1 (the original).
         sample: what stands for a tree set: ``"trees"``, its trees' disjoint union (the
             original); ``"ego"``, the same with each tree stored as its root's neighbourhood
             (:func:`~mirage.distill.trees.ego_tree`: the same root embeddings) where that takes
@@ -490,7 +499,7 @@ class Mirage(Distiller):
             return [self._with_background(c, [trees[t] for t in s.items], list(s.items))
                     for s in itemsets]
         out = [self._sample([trees[t] for t in s.items], c.union, c.cls,
-                            None if c.scale is None else self._weights(c.scale, list(s.items)))
+                            None if c.scale is None else self._weights(c, list(s.items)))
                for s in itemsets]
         if self.sample == "cheaper":
             for i, s in enumerate(itemsets):
@@ -597,7 +606,8 @@ class Mirage(Distiller):
                           if self.real_sample == "graph" else
                           self._sample([self._tree(c.union, index)], c.union, c.cls,
                                        None if c.scale is None
-                                       else self._weights(c.scale, [int(c.ids[index])])))
+                                       else self._weights(c, [int(c.ids[index])],
+                                                          int(c.union.node_graph[index]))))
                 if (size := base.nbytes([sample])) > room:
                     open_.remove(k)
                     continue
@@ -609,8 +619,7 @@ class Mirage(Distiller):
     def _holder(c: _Class, itemset: Itemset) -> int:
         """The class's training graph that holds ``itemset`` with the size nearest the class's
         median, not yet taken (any holder once all are); marked as taken."""
-        bits = c.db.holders(itemset.items)
-        holders = [t for t in range(c.db.num_transactions) if bits >> t & 1]
+        holders = _bits(c.db.holders(itemset.items), c.db.num_transactions).tolist()
         holders.sort(key=lambda t: (abs(float(c.sizes[t]) - c.median_size), t))
         free = [t for t in holders if int(c.members[t]) not in c.used] or holders
         c.used.add(index := int(c.members[free[0]]))
@@ -640,18 +649,31 @@ class Mirage(Distiller):
         it) and the tree of a node drawn uniformly from the class's nodes, weighted for the rest
         of the class's mean size: a real graph pools mostly common nodes, which contrasting
         trees are not, and a GNN that never saw them pooled cannot weigh them on real graphs."""
-        size, per_tree = c.scale
         node = int(c.rng.choice(c.nodes))
-        weights = per_tree[items]
-        rest = max(size - float(weights.sum()), 0.0)
+        weights = c.scale[1][items]
+        rest = max(self._total(c, items) - float(weights.sum()), 0.0)
         return self._sample([*trees, self._tree(c.union, node)], c.union, c.cls,
                             np.append(weights, rest))
 
-    def _weights(self, scale: tuple[float, np.ndarray], items: list[int]) -> np.ndarray:
-        """Root weights of a sample of trees ``items``: they add up to the class's mean size."""
-        size, per_tree = scale
-        share = np.ones(len(items)) if self.root_weight == "size" else per_tree[items]
-        return size * share / share.sum()
+    def _weights(self, c: _Class, items: list[int], graph: int | None = None) -> np.ndarray:
+        """Root weights of a sample of class ``c`` holding trees ``items``: they add up to
+        :meth:`_total`, split evenly or, with ``root_weight="count"``, by the trees' counts."""
+        share = c.scale[1][items] if self.root_weight == "count" else np.ones(len(items))
+        return self._total(c, items, graph) * share / share.sum()
+
+    def _total(self, c: _Class, items: list[int], graph: int | None = None) -> float:
+        """How many nodes a sample of class ``c`` holding trees ``items`` pools at: the class's
+        mean graph size or, with ``root_weight="holder"``, the size of training graph ``graph``
+        (a node sample's own) or of a graph of the class holding every tree of ``items``, drawn
+        uniformly: each class's samples then spread over its graphs' sizes, where the mean
+        makes size separate the classes of the set perfectly however little it does in the
+        data."""
+        if self.root_weight != "holder":
+            return c.scale[0]
+        if graph is None:
+            holders = _bits(c.db.holders(items), c.db.num_transactions)
+            graph = int(c.members[c.rng.choice(holders)])
+        return float(c.graphs[graph].num_nodes)
 
     def _root_scale(self, union: GraphUnion, ids: np.ndarray,
                     in_class: np.ndarray) -> tuple[float, np.ndarray]:
