@@ -225,6 +225,22 @@ def test_a_report_spec_names_a_known_random_draw(tmp_path) -> None:
         build_table(spec, tmp_path, results=tmp_path)
 
 
+def test_a_report_spec_key_its_kind_does_not_read_is_refused(tmp_path) -> None:
+    """A key that a table's kind does not read would filter nothing: ``datasets`` on a
+    rule_vs_random table once left another dataset in (``keep`` is the filter there). Every
+    committed spec names only keys its kinds read."""
+    from mirage.report.spec import build_table, check_keys, load_spec, studies
+
+    spec = {"name": "t", "kind": "rule_vs_random", "runs": ["s/runs.csv"], "datasets": ["D"]}
+    with pytest.raises(SystemExit, match=r"rule_vs_random reads no \['datasets'\]; its keys"):
+        build_table(spec, tmp_path, results=tmp_path)
+    with pytest.raises(SystemExit, match="unknown kind 'rule_vs'"):
+        build_table({**spec, "kind": "rule_vs"}, tmp_path, results=tmp_path)
+    for study in studies():
+        for table in load_spec(study):
+            check_keys(table)
+
+
 def test_a_curve_of_one_budget_can_be_a_table_without_a_plot(tmp_path) -> None:
     from mirage.report.spec import build_table
 

@@ -62,6 +62,34 @@ def load_spec(study: str) -> list[dict[str, Any]]:
     return OmegaConf.to_container(OmegaConf.load(path), resolve=True)["tables"]
 
 
+_RULE_KEYS = {"random_where", "random_draws", "rules", "seeds", "models", "rule_pattern"}
+# The keys each kind reads beside name, kind, runs and the row filters: a key a kind does not
+# read would filter nothing, silently (``datasets`` on a rule_vs_random table; ``keep`` does it).
+KEYS: dict[str, set[str]] = {
+    "summary": {"group_by"},
+    "ablation": {"column"},
+    "rule_selection": _RULE_KEYS,
+    "rule_vs_random": _RULE_KEYS,
+    "rule_lodo": _RULE_KEYS | {"datasets", "choose_seeds", "choose_splits", "stability"},
+    "rule_curve": _RULE_KEYS | {"plot"},
+    "paper_main": {"experiment", "drop_arms", "headline", "full", "reference", "published"},
+    "paper_ablation": {"column"},
+    "budget_curve": set(),
+}
+_COMMON_KEYS = {"name", "kind", "runs", "keep", "fill", "where", "ignore"}
+
+
+def check_keys(spec: Mapping[str, Any]) -> None:
+    """Refuse a table whose kind is unknown or that names a key its kind does not read."""
+    name, kind = spec.get("name"), spec.get("kind")
+    if kind not in KEYS:
+        raise SystemExit(f"report spec table {name!r}: unknown kind {kind!r} (kinds: "
+                         f"{sorted(KEYS)})")
+    if unknown := sorted(set(spec) - _COMMON_KEYS - KEYS[kind]):
+        raise SystemExit(f"report spec table {name!r}: {kind} reads no {unknown}; its keys: "
+                         f"{sorted(_COMMON_KEYS | KEYS[kind])}")
+
+
 def _runs(spec: Mapping[str, Any], results: Path) -> tuple[list[Path], list[str], str]:
     """The spec's results files, their labels and how the tables name them."""
     paths, labels, names = [], [], []
@@ -129,6 +157,7 @@ def reuse_list(experiment: str) -> list[Path]:
 
 def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> list[Path]:
     """Write one table of a spec into ``out``; returns the files written."""
+    check_keys(spec)
     name, kind = spec["name"], spec["kind"]
     df, sources = rows_of(spec, results)
     if kind == "summary":
@@ -229,7 +258,7 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
         curve.to_csv(out / f"{name}.csv", index=False, float_format="%.6g")
         plots.budget_curve_plot(curve, out / f"{name}.png")
         return [out / f"{name}.csv", out / f"{name}.png"]
-    raise SystemExit(f"report spec table {name!r}: unknown kind {kind!r}")
+    raise AssertionError(f"kind {kind!r} is in KEYS but not built")
 
 
 def _write(out: Path, name: str, text: str, table: pd.DataFrame, fmt: str | None = None,
