@@ -306,9 +306,10 @@ def test_a_curve_spec_can_keep_one_rule_across_its_budgets(tmp_path) -> None:
     assert sorted(table["rule"]) == ["budget 3000 B", "budget 9000 B"]
 
 
-def test_a_rule_pattern_leaves_out_rules_of_any_rule_table(tmp_path) -> None:
-    """``rule_pattern`` filters the rules of every rule kind, not only curves: the LODO specs
-    leave out the set's statistics with it."""
+@pytest.mark.parametrize("key", ["rule_pattern", "rules"])
+def test_a_rule_pattern_leaves_out_rules_of_any_rule_table(tmp_path, key: str) -> None:
+    """``rule_pattern`` and ``rules`` filter the rules of every rule kind that takes them, not
+    only curves or LODO tables: the LODO specs leave out the set's statistics with it."""
     from mirage.report.spec import build_table
 
     (tmp_path / "s").mkdir()
@@ -318,7 +319,7 @@ def test_a_rule_pattern_leaves_out_rules_of_any_rule_table(tmp_path) -> None:
         rows.append(_raw("mirage", 0, 0, 0.8, **{"distiller.budget_bytes": "0.02",
                                                  "distiller.fill": fill, "distilled_bytes": 99}))
     pd.DataFrame(rows).to_csv(tmp_path / "s" / "runs.csv", index=False)
-    spec = {"name": "r", "kind": "rule_selection", "runs": ["s/runs.csv"],
-            "rule_pattern": "(?!.*first_fit).*"}
+    keep = {"rule_pattern": "(?!.*first_fit).*", "rules": ["budget 0.02"]}[key]
+    spec = {"name": "r", "kind": "rule_selection", "runs": ["s/runs.csv"], key: keep}
     build_table(spec, tmp_path, results=tmp_path)
     assert list(pd.read_csv(tmp_path / "r.csv")["rule"]) == ["budget 0.02"]

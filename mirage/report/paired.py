@@ -126,14 +126,11 @@ def select_table(pairs: pd.DataFrame) -> str:
     return f"{detail}\n\n{summary}\n"
 
 
-def final_table(pairs: pd.DataFrame, rules: Sequence[str] | None = None) -> str:
-    """Per dataset, rule (those named in ``rules``, as :func:`rule_of` spells them; default
-    all) and model: test ROC-AUC (mean ± std over seeds) of Mirage under the rule and of random
-    at the same bytes, both sizes and Mirage's compression; where rows have it, the median epoch
-    validation chose for each (an epoch of 1 or 2 is a model chosen before it fit its set).
-    Markdown."""
-    if rules is not None:
-        pairs = pairs[pairs["rule"].isin(rules)]
+def final_table(pairs: pd.DataFrame) -> str:
+    """Per dataset, rule (as :func:`rule_of` spells it) and model: test ROC-AUC (mean ± std over
+    seeds) of Mirage under the rule and of random at the same bytes, both sizes and Mirage's
+    compression; where rows have it, the median epoch validation chose for each (an epoch of 1
+    or 2 is a model chosen before it fit its set). Markdown."""
     epochs = "best_epoch_mirage" in pairs
     groups = pairs.groupby(["dataset", "rule", "model"], sort=True)
     rows = [[dataset, rule, model, _pct(g.test_auc_mirage), _pct(g.test_auc_random),

@@ -181,6 +181,8 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
         if unknown := sorted(set(spec.get("rules") or []) - set(pairs["rule"])):
             raise SystemExit(f"report spec table {name!r}: rules {unknown} are in none of its "
                              f"rows; known: {sorted(set(pairs['rule']))}")
+        if rules := spec.get("rules"):
+            pairs = pairs[pairs["rule"].isin(rules)]
         if seeds := spec.get("seeds"):
             pairs = pairs[pairs["seed"].astype(int).isin(seeds)]
         if models := spec.get("models"):
@@ -199,8 +201,6 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
             plots.budget_curve_plot(long, out / f"{name}.png")
             return [*written, out / f"{name}.png"]
         if kind == "rule_lodo":
-            if rules := spec.get("rules"):
-                pairs = pairs[pairs["rule"].isin(rules)]
             choose, splits = spec.get("choose_seeds"), spec.get("choose_splits")
             table = paired.lodo(pairs, spec["datasets"], choose, splits)
             (out / f"{name}_summary.md").write_text(paired.lodo_summary(table))
@@ -218,9 +218,7 @@ def build_table(spec: Mapping[str, Any], out: Path, results: Path = RESULTS) -> 
                     *extra]
         if kind == "rule_selection":
             return _write(out, name, paired.select_table(pairs), pairs, fmt="%.6g", raw=True)
-        rules = spec.get("rules")
-        shown = pairs[pairs["rule"].isin(rules)] if rules else pairs
-        return _write(out, name, paired.final_table(pairs, rules), shown, fmt="%.6g", raw=True)
+        return _write(out, name, paired.final_table(pairs), pairs, fmt="%.6g", raw=True)
     if kind == "paper_main":
         arms, datasets, models = sweep_order(spec["experiment"])
         df = df[~df["arm"].isin(spec.get("drop_arms") or [])]  # arms that left the grid
