@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from experiments.tools import make_tu
@@ -16,9 +17,7 @@ def small_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Small copies (120 graphs) of every synthetic dataset, written in the TU raw format."""
     root = tmp_path_factory.mktemp("syn")
     for name, spec in make_tu.SPECS.items():
-        small = replace(spec, graphs=120)
-        raw = root / "TU" / name / "raw"
-        make_tu.write_tu(make_tu.make_dataset(small), name, raw, spec.signal == "cont")
+        make_tu.write(name, root, replace(spec, graphs=120))
     return root
 
 
@@ -29,12 +28,24 @@ def test_generation_is_seeded() -> None:
     assert {g.y for g in a} == {0, 1, 2}
 
 
+def test_dense_set_has_no_node_labels_and_its_classes_differ_in_structure(
+        small_root: Path) -> None:
+    raw = small_root / "TU" / "SYN-DENSE3" / "raw"
+    assert not (raw / "SYN-DENSE3_node_labels.txt").exists()
+    graphs = make_tu.make_dataset(replace(make_tu.SPECS["SYN-DENSE3"], graphs=300))
+    density = {y: np.mean([len(g.edges) / len(g.labels) ** 2 for g in graphs if g.y == y])
+               for y in range(3)}
+    assert density[0] > density[1] > density[2]
+
+
 @pytest.mark.parametrize(("name", "extra"), [("SYN-MOTIF3", []),
-                                             ("SYN-CONT", ["distiller.cont_bins=4"])])
+                                             ("SYN-CONT", ["distiller.cont_bins=4"]),
+                                             ("SYN-DENSE3", [])])
 def test_generic_path_runs_end_to_end(run_cfg, small_root: Path, name: str,
                                       extra: list[str]) -> None:
-    """Multi-class data and continuous attributes through dataset=tu, Mirage's generic
-    defaults and a GNN: every row ok, with the one-vs-rest macro AUC."""
+    """Multi-class data, continuous attributes and unlabelled dense graphs (degree features)
+    through dataset=tu, Mirage's generic defaults and a GNN: every row ok, with the
+    one-vs-rest macro AUC."""
     rows = run(run_cfg("dataset=tu", f"dataset.name={name}", f"data_root={small_root}",
                        "distiller=mirage", "model=gcn", "train.epochs=3", "seeds=[0]", *extra))
     assert [r["status"] for r in rows] == ["ok"]
