@@ -25,7 +25,8 @@ ADDED_LATER: dict[str, Any] = {"budget_bytes": None, "cont_bins": None, "coverag
                                "real_share": 0.0, "real_sample": "graph", "rank": "support",
                                "fill": "prefix", "frozen_norm": False,
                                "norm_stats": "init", "background": False,
-                               "background_group": 1, "contrast_z": None}
+                               "background_group": 1, "contrast_z": None,
+                               "contrast_fdr": None}
 
 
 def settings(distiller_cfg: dict[str, Any]) -> dict[str, Any]:

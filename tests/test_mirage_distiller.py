@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.stats
 import torch
 from omegaconf import OmegaConf
 from torch_geometric.data import Data
 
 from mirage.data import FeatureSpec, TrainSplit
 from mirage.distill.base import DistilledSet, build_distiller, nbytes
-from mirage.distill.distiller import Mirage, _lead_z, min_support
+from mirage.distill.distiller import Mirage, _discoveries, _lead_z, min_support
 from mirage.errors import ConfigError, InfeasibleError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -888,3 +889,26 @@ def test_contrast_z_keeps_only_significant_leads_and_fills_the_rest_with_real_gr
                        ({"contrast_z": 2.0, "rank": "support"}, "contrast_z=2.0 needs")):
         with pytest.raises(ConfigError, match=rf"distiller\.{match}"):
             Mirage(**{**kw, **bad})
+    # The same under Benjamini-Hochberg: class 0 tests two trees, so the lead of 1.054 (one-sided
+    # p = 0.146) is kept at a false discovery rate of 0.5 (0.146 <= 0.5 * 2 / 2) and not at 0.05.
+    assert roots(Mirage(**kw, contrast_fdr=0.5).distill(data, seed=0)) == [(0, 2), (0, 3), (1, 4)]
+    fdr = Mirage(**kw, contrast_fdr=0.05).distill(data, seed=0)
+    assert roots(fdr) == [(0, 2), (1, 4)] and fdr.meta["budget"]["real_graphs"] > 0
+    for bad, match in (({"contrast_fdr": 0.0}, "contrast_fdr must be a fraction"),
+                       ({"contrast_fdr": 0.05, "contrast_z": 1.96}, "contrast_fdr=0.05 needs"),
+                       ({"contrast_fdr": 0.05, "rank": "support"}, "contrast_fdr=0.05 needs")):
+        with pytest.raises(ConfigError, match=rf"distiller\.{match}"):
+            Mirage(**{**kw, **bad})
+
+
+def test_discoveries_are_benjamini_hochberg_over_every_tree_tested() -> None:
+    """Step-up over the sorted p-values, with the number of trees tested (not just those that
+    lead) as the family: a lead of z = 2.0 (p = 0.023) passes among two tests, not among 100;
+    p = 0.03 and 0.04 both pass among two (0.04 <= 0.05), though 0.03 alone fails its own
+    step (0.03 > 0.025)."""
+    z_of = lambda *p: -scipy.stats.norm.ppf(np.array(p))  # noqa: E731
+    assert _discoveries(np.array([np.inf, 2.0]), 2, 0.05).tolist() == [True, True]
+    assert _discoveries(np.array([np.inf, 2.0]), 100, 0.05).tolist() == [True, False]
+    assert _discoveries(z_of(0.04, 0.03), 2, 0.05).tolist() == [True, True]
+    assert _discoveries(z_of(0.04, 0.03), 3, 0.05).tolist() == [False, False]
+    assert _discoveries(np.array([0.5, -1.0]), 2, 0.05).tolist() == [False, False]

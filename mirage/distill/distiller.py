@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+import scipy.special
 import torch
 from torch_geometric.data import Data
 
@@ -64,6 +65,16 @@ def _lead_z(own: np.ndarray, others: np.ndarray, n_own: int,
     se = np.sqrt(pooled * (1 - pooled) * (1 / n_own + 1 / n))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(se > 0, (own - share) / se, np.inf)
+
+
+def _discoveries(z: np.ndarray, tests: int, rate: float) -> np.ndarray:
+    """``[trees]`` bool: the leads (z-scores ``z``, one-sided) that Benjamini-Hochberg keeps at
+    false discovery rate ``rate`` among ``tests`` hypotheses (``z`` holds the ones that can be
+    kept: the others lead by nothing, p >= 0.5)."""
+    p = scipy.special.ndtr(-z)
+    ranked = np.sort(p)
+    passed = np.flatnonzero(ranked <= rate * np.arange(1, p.size + 1) / max(tests, 1))
+    return p <= ranked[passed[-1]] if passed.size else np.zeros(p.size, dtype=bool)
 
 
 @dataclass
@@ -235,6 +246,11 @@ class Mirage(Distiller):
             keeps its first tree. A lead of a few graphs in a large class is noise, and more
             such trees are what bends a budget curve down where random graphs go on gaining.
             ``None``: every tree ahead.
+        contrast_fdr: the same filter with the z threshold set by the number of trees tested:
+            the leads that Benjamini-Hochberg keeps at this false discovery rate among the
+            class's trees (one-sided p-values of those z-scores). Hundreds of trees are tested
+            per class, so a fixed threshold of 1.96 passes about one in forty of the trees
+            that lead by chance. Exclusive with ``contrast_z`` (``None``: off).
         frozen_norm: train on the set with every BatchNorm of the GNN (GIN's MLPs) frozen at
             the statistics ``norm_stats`` names (an affine map): the samples' nodes, leaves of small
             neighbourhoods around atypical roots, are not the data's, and statistics learnt on
@@ -257,7 +273,8 @@ class Mirage(Distiller):
                  real_share: float = 0.0, real_sample: str = "graph", rank: str = "support",
                  fill: str = "prefix", frozen_norm: bool = False,
                  norm_stats: str = "init", background: bool = False,
-                 background_group: int = 1, contrast_z: float | None = None) -> None:
+                 background_group: int = 1, contrast_z: float | None = None,
+                 contrast_fdr: float | None = None) -> None:
         self.hops = base.positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
@@ -300,9 +317,10 @@ class Mirage(Distiller):
         if real_sample not in REAL_SAMPLES:
             raise ConfigError(f"distiller.real_sample must be one of {list(REAL_SAMPLES)}, got "
                               f"{real_sample!r}")
-        if real_sample != "graph" and not real_share and contrast_z is None:
+        if real_sample != "graph" and not real_share and contrast_z is None and (
+                contrast_fdr is None):
             raise ConfigError(f"distiller.real_sample={real_sample} needs distiller.real_share > 0 "
-                              "or distiller.contrast_z (the bytes it fills)")
+                              "or distiller.contrast_z / contrast_fdr (the bytes it fills)")
         self.real_sample = real_sample
         if rank not in RANKS:
             raise ConfigError(f"distiller.rank must be one of {list(RANKS)}, got {rank!r}")
@@ -340,6 +358,12 @@ class Mirage(Distiller):
                               "(it filters the contrasting trees); set distiller.contrast_z=null "
                               f"for rank={rank}")
         self.contrast_z = None if contrast_z is None else float(contrast_z)
+        self.contrast_fdr = None if contrast_fdr is None else _check_fraction(
+            "distiller.contrast_fdr", contrast_fdr)
+        if self.contrast_fdr is not None and (rank != "contrast" or contrast_z is not None):
+            raise ConfigError(f"distiller.contrast_fdr={contrast_fdr} needs distiller.rank="
+                              "contrast and distiller.contrast_z=null (each sets which leads "
+                              "count); set distiller.contrast_fdr=null otherwise")
         self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
         if self.cont_bins == 1:
             raise ConfigError("distiller.cont_bins must be >= 2 (or null to ignore continuous "
@@ -441,7 +465,7 @@ class Mirage(Distiller):
                 samples[cls] = self._samples(views[cls], found)
             out.extend(samples[cls])
             support.extend(float(itemset.support) for itemset in found)
-        if self.real_share or self.contrast_z is not None:
+        if self.real_share or self.contrast_z is not None or self.contrast_fdr is not None:
             real = self._real(list(views.values()), seed, limit - base.nbytes(out))
             out.extend(real)
             support.extend([1.0] * len(real))  # a real graph (node) holds itself
@@ -525,7 +549,8 @@ class Mirage(Distiller):
                      share: float) -> tuple[list[Itemset], list[Data]]:
         """The class's single trees held by at least ``floor`` of its graphs, in order of
         contrast (share of the class's graphs holding the tree minus the highest share in
-        another class; only positive, and significant by :attr:`contrast_z`), then support,
+        another class; only positive, and significant by :attr:`contrast_z` or
+        :attr:`contrast_fdr`), then support,
         then id, within ``share`` bytes as :attr:`fill` says."""
         own = held[c.cls]
         rest = np.delete(np.arange(held.shape[0]), c.cls)
@@ -542,11 +567,13 @@ class Mirage(Distiller):
                         "another class; its share takes the trees nearest to that", c.cls)
             cand = np.flatnonzero(present)
         order = cand[np.lexsort((cand, -count[cand], -score[cand]))]
-        if self.contrast_z is not None:
+        if self.contrast_z is not None or self.contrast_fdr is not None:
             z = _lead_z(own[order], rows[:, order], class_size[c.cls], class_size[rest])
+            keep = (z >= self.contrast_z if self.contrast_z is not None else
+                    _discoveries(z, int(present.sum()), self.contrast_fdr))
             # A class with no significant lead keeps its first tree: a real graph may not fit a
             # small budget, and a class without a sample is never predicted.
-            order = order[z >= self.contrast_z] if (z >= self.contrast_z).any() else order[:1]
+            order = order[keep] if keep.any() else order[:1]
         # Consecutive trees share a sample (and its drawn node) by background_group.
         k = self.background_group
         groups = [order[i:i + k] for i in range(0, order.size, k)]

@@ -41,7 +41,8 @@ def rule_of(row: pd.Series) -> str:
                              ("distiller.carry_degree", False, "source degrees"),
                              ("distiller.background", False, "background nodes"),
                              ("distiller.background_group", 1, "{} trees per background node"),
-                             ("distiller.contrast_z", None, "lead z >= {}")):
+                             ("distiller.contrast_z", None, "lead z >= {}"),
+                             ("distiller.contrast_fdr", None, "lead FDR {}")):
         value = row.get(key)
         if _given(value) and value != plain and str(value) != str(plain):
             rule = f"{rule}, {name.format(value)}"
