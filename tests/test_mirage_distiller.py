@@ -901,6 +901,32 @@ def test_contrast_z_keeps_only_significant_leads_and_fills_the_rest_with_real_gr
             Mirage(**{**kw, **bad})
 
 
+def test_tree_balance_keeps_as_many_trees_in_every_class_as_the_fewest() -> None:
+    """The toy of the contrast_z test at z >= 1: class 0 keeps two trees, class 1 one. Balanced,
+    class 0 keeps its first (the marker) and the bytes freed hold real graphs; a support rank
+    has no single trees to balance."""
+    tri = [(0, 1), (1, 2), (2, 0)]
+    two = [*tri, (3, 4), (4, 5), (5, 3)]
+    graphs = [make_graph(two, [2, 2, 2, 3, 3, 3], 0) if i < 3 else make_graph(tri, [2] * 3, 0)
+              for i in range(20)]
+    graphs += [make_graph(two, [4, 4, 4, 3, 3, 3], 1) if i < 1 else make_graph(tri, [4] * 3, 1)
+               for i in range(20)]
+    data = TrainSplit(name="leads", graphs=graphs, num_classes=2,
+                      features=FeatureSpec((5,), 0, ()))
+    kw = {"hops": 1, "threshold": 1, "rank": "contrast", "sample": "ego", "budget_bytes": 2000,
+          "contrast_z": 1.0}
+    trees = [(int(g.y), int(g.x[0])) for g in Mirage(**kw).distill(data, seed=0).samples
+             if not g.pool_mask.all()]
+    assert trees == [(0, 2), (0, 3), (1, 4)]
+    out = Mirage(**kw, tree_balance=True).distill(data, seed=0)
+    assert [(int(g.y), int(g.x[0])) for g in out.samples if not g.pool_mask.all()] == [(0, 2),
+                                                                                         (1, 4)]
+    assert out.meta["classes"]["0"]["frequent_itemsets"] == 1
+    assert out.meta["budget"]["real_graphs"] > 0 and out.nbytes() <= 2000
+    with pytest.raises(ConfigError, match=r"distiller\.tree_balance=true needs"):
+        Mirage(**{**kw, "rank": "support", "contrast_z": None}, tree_balance=True)
+
+
 def test_discoveries_are_benjamini_hochberg_over_every_tree_tested() -> None:
     """Step-up over the sorted p-values, with the number of trees tested (not just those that
     lead) as the family: a lead of z = 2.0 (p = 0.023) passes among two tests, not among 100;

@@ -251,6 +251,10 @@ class Mirage(Distiller):
             class's trees (one-sided p-values of those z-scores). Hundreds of trees are tested
             per class, so a fixed threshold of 1.96 passes about one in forty of the trees
             that lead by chance. Exclusive with ``contrast_z`` (``None``: off).
+        tree_balance: with ``rank="contrast"``, every class keeps as many tree samples as the
+            class with the fewest (its first ones in rank order), real samples in the bytes
+            this frees: when one class has more trees than another, being a tree sample is a
+            cue for that class that no real graph carries.
         frozen_norm: train on the set with every BatchNorm of the GNN (GIN's MLPs) frozen at
             the statistics ``norm_stats`` names (an affine map): the samples' nodes, leaves of small
             neighbourhoods around atypical roots, are not the data's, and statistics learnt on
@@ -274,7 +278,7 @@ class Mirage(Distiller):
                  fill: str = "prefix", frozen_norm: bool = False,
                  norm_stats: str = "init", background: bool = False,
                  background_group: int = 1, contrast_z: float | None = None,
-                 contrast_fdr: float | None = None) -> None:
+                 contrast_fdr: float | None = None, tree_balance: bool = False) -> None:
         self.hops = base.positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
@@ -364,6 +368,11 @@ class Mirage(Distiller):
             raise ConfigError(f"distiller.contrast_fdr={contrast_fdr} needs distiller.rank="
                               "contrast and distiller.contrast_z=null (each sets which leads "
                               "count); set distiller.contrast_fdr=null otherwise")
+        self.tree_balance = _check_bool("distiller.tree_balance", tree_balance)
+        if self.tree_balance and rank != "contrast":
+            raise ConfigError("distiller.tree_balance=true needs distiller.rank=contrast (it "
+                              "evens the classes' single contrasting trees); set it false for "
+                              f"rank={rank}")
         self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
         if self.cont_bins == 1:
             raise ConfigError("distiller.cont_bins must be >= 2 (or null to ignore continuous "
@@ -436,6 +445,14 @@ class Mirage(Distiller):
                                "distinct_trees": int(dbs[cls].items.size),
                                "threshold": thresholds[cls],
                                "frequent_itemsets": len(mined[cls])}
+        if self.tree_balance:
+            # As many tree samples in every class as in the class with the fewest (its
+            # strongest, in rank order): with more in one class, being a tree sample rather than
+            # a real graph would itself be a cue for that class, one no real graph carries.
+            fewest = min((len(v) for v in samples.values() if v), default=0)
+            for cls in samples:
+                mined[cls], samples[cls] = mined[cls][:fewest], samples[cls][:fewest]
+                stats[str(cls)]["frequent_itemsets"] = len(mined[cls])
         lap("mining")
 
         budget = None
@@ -465,7 +482,8 @@ class Mirage(Distiller):
                 samples[cls] = self._samples(views[cls], found)
             out.extend(samples[cls])
             support.extend(float(itemset.support) for itemset in found)
-        if self.real_share or self.contrast_z is not None or self.contrast_fdr is not None:
+        if (self.real_share or self.contrast_z is not None or self.contrast_fdr is not None
+                or self.tree_balance):
             real = self._real(list(views.values()), seed, limit - base.nbytes(out))
             out.extend(real)
             support.extend([1.0] * len(real))  # a real graph (node) holds itself

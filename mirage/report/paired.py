@@ -42,7 +42,8 @@ def rule_of(row: pd.Series) -> str:
                              ("distiller.background", False, "background nodes"),
                              ("distiller.background_group", 1, "{} trees per background node"),
                              ("distiller.contrast_z", None, "lead z >= {}"),
-                             ("distiller.contrast_fdr", None, "lead FDR {}")):
+                             ("distiller.contrast_fdr", None, "lead FDR {}"),
+                             ("distiller.tree_balance", False, "trees balanced")):
         value = row.get(key)
         if _given(value) and value != plain and str(value) != str(plain):
             rule = f"{rule}, {name.format(value)}"
