@@ -852,6 +852,19 @@ def test_background_pools_a_drawn_node_of_the_class_for_the_rest_of_its_mean_siz
         Mirage(**kw, background_group=2)
 
 
+def _leads() -> TrainSplit:
+    """Twenty graphs a class: class 0's marker triangle (label 2) in all of its graphs and no
+    other's; the triangle labelled 3 in 3 of class 0's graphs and 1 of class 1's."""
+    tri = [(0, 1), (1, 2), (2, 0)]
+    two = [*tri, (3, 4), (4, 5), (5, 3)]
+    graphs = [make_graph(two, [2, 2, 2, 3, 3, 3], 0) if i < 3 else make_graph(tri, [2] * 3, 0)
+              for i in range(20)]
+    graphs += [make_graph(two, [4, 4, 4, 3, 3, 3], 1) if i < 1 else make_graph(tri, [4] * 3, 1)
+               for i in range(20)]
+    return TrainSplit(name="leads", graphs=graphs, num_classes=2,
+                      features=FeatureSpec((5,), 0, ()))
+
+
 def test_contrast_z_keeps_only_significant_leads_and_fills_the_rest_with_real_graphs() -> None:
     """Twenty graphs a class. Class 0's marker triangle (label 2) is in all of its graphs and no
     other; the triangle labelled 3 is in 3 of class 0's graphs and 1 of class 1's: a lead of
@@ -859,14 +872,7 @@ def test_contrast_z_keeps_only_significant_leads_and_fills_the_rest_with_real_gr
     z >= 1.96 only the marker, and the bytes left hold real graphs of both classes in turns; at
     a z no tree reaches, each class keeps its first tree (a class without a sample is never
     predicted, and a real graph may not fit a small budget)."""
-    tri = [(0, 1), (1, 2), (2, 0)]
-    two = [*tri, (3, 4), (4, 5), (5, 3)]
-    graphs = [make_graph(two, [2, 2, 2, 3, 3, 3], 0) if i < 3 else make_graph(tri, [2] * 3, 0)
-              for i in range(20)]
-    graphs += [make_graph(two, [4, 4, 4, 3, 3, 3], 1) if i < 1 else make_graph(tri, [4] * 3, 1)
-               for i in range(20)]
-    data = TrainSplit(name="leads", graphs=graphs, num_classes=2,
-                      features=FeatureSpec((5,), 0, ()))
+    data = _leads()
     kw = {"hops": 1, "threshold": 1, "rank": "contrast", "sample": "ego", "budget_bytes": 2000}
 
     def roots(out: DistilledSet) -> list[tuple[int, int]]:
@@ -905,14 +911,7 @@ def test_tree_balance_keeps_as_many_trees_in_every_class_as_the_fewest() -> None
     """The toy of the contrast_z test at z >= 1: class 0 keeps two trees, class 1 one. Balanced,
     class 0 keeps its first (the marker) and the bytes freed hold real graphs; a support rank
     has no single trees to balance."""
-    tri = [(0, 1), (1, 2), (2, 0)]
-    two = [*tri, (3, 4), (4, 5), (5, 3)]
-    graphs = [make_graph(two, [2, 2, 2, 3, 3, 3], 0) if i < 3 else make_graph(tri, [2] * 3, 0)
-              for i in range(20)]
-    graphs += [make_graph(two, [4, 4, 4, 3, 3, 3], 1) if i < 1 else make_graph(tri, [4] * 3, 1)
-               for i in range(20)]
-    data = TrainSplit(name="leads", graphs=graphs, num_classes=2,
-                      features=FeatureSpec((5,), 0, ()))
+    data = _leads()
     kw = {"hops": 1, "threshold": 1, "rank": "contrast", "sample": "ego", "budget_bytes": 2000,
           "contrast_z": 1.0}
     trees = [(int(g.y), int(g.x[0])) for g in Mirage(**kw).distill(data, seed=0).samples
