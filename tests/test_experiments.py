@@ -263,3 +263,24 @@ def test_size_cue_reads_a_score_that_sorts_by_size() -> None:
     for g in graphs:
         g.y = 1 - g.y
     assert size_cue(Counts(), graphs)["auc"] == 0.0
+
+
+def test_fit_gap_trains_as_run_does(run_cfg, shared_cache: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """fit_gap's chosen epoch and its validation and test AUC are those run.py records for the
+    same seed (the same training), and its last-epoch AUCs are of the three splits."""
+    from experiments.analysis import fit_gap
+    from experiments.cli import exit_with
+    from mirage.pipeline import run
+
+    args = ["dataset=tu", "dataset.name=MUTAG", "distiller=mirage", "model=gcn",
+            "train.epochs=4", "seeds=[1]"]
+    row = run(run_cfg(*args))[0]
+    with pytest.raises(SystemExit) as stop:
+        exit_with(fit_gap.main, [*args, f"data_root={data_root()}", f"cache_dir={shared_cache}"])
+    assert stop.value.code == 0
+    cells = [c.strip() for c in capsys.readouterr().out.splitlines()[-1].strip("|").split("|")]
+    assert cells[0] == "1" and int(cells[4]) == row["best_epoch"]
+    assert [float(c) for c in cells[5:]] == [round(100 * row["val_auc"], 1),
+                                             round(100 * row["test_auc"], 1)]
+    assert all(0 <= float(c) <= 100 for c in cells[1:4])
