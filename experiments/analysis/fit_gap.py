@@ -30,11 +30,9 @@ from mirage.report.formats import markdown_table
 
 def auc(model: torch.nn.Module, graphs: Sequence) -> float:
     """``model``'s ROC-AUC on ``graphs`` (binary: class 1 against 0; else one-vs-rest macro)."""
-    from mirage.train import collate, predict
+    from mirage.train import collate, predict  # predict: eval mode, no gradients
 
-    model.eval()
-    with torch.no_grad():
-        logits = predict(model, collate(list(graphs), 256, torch.device("cpu")))
+    logits = predict(model, collate(list(graphs), 256, torch.device("cpu")))
     return roc_auc(logits, torch.cat([g.y.view(-1) for g in graphs]))
 
 

@@ -38,11 +38,9 @@ from mirage.report.formats import markdown_table
 def size_cue(model: torch.nn.Module, graphs: Sequence[Data]) -> dict[str, float]:
     """``model``'s ROC-AUC on ``graphs``, the correlation of its class-1 score with the number
     of nodes, and the ROC-AUC of the number of nodes alone."""
-    from mirage.train import collate, predict
+    from mirage.train import collate, predict  # predict: eval mode, no gradients
 
-    model.eval()
-    with torch.no_grad():
-        logits = predict(model, collate(list(graphs), 256, torch.device("cpu")))
+    logits = predict(model, collate(list(graphs), 256, torch.device("cpu")))
     score = (logits[:, 1] - logits[:, 0]).numpy()
     y = np.array([int(g.y.view(-1)[0]) for g in graphs])
     size = np.array([int(g.num_nodes) for g in graphs], dtype=float)
