@@ -26,7 +26,8 @@ ADDED_LATER: dict[str, Any] = {"budget_bytes": None, "cont_bins": None, "coverag
                                "fill": "prefix", "frozen_norm": False,
                                "norm_stats": "init", "background": False,
                                "background_group": 1, "contrast_z": None,
-                               "contrast_fdr": None, "tree_balance": False}
+                               "contrast_fdr": None, "tree_balance": False,
+                               "real_draw": "uniform"}
 
 
 def settings(distiller_cfg: dict[str, Any]) -> dict[str, Any]:

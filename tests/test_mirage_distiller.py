@@ -937,3 +937,29 @@ def test_discoveries_are_benjamini_hochberg_over_every_tree_tested() -> None:
     assert _discoveries(z_of(0.04, 0.03), 2, 0.05).tolist() == [True, True]
     assert _discoveries(z_of(0.04, 0.03), 3, 0.05).tolist() == [False, False]
     assert _discoveries(np.array([0.5, -1.0]), 2, 0.05).tolist() == [False, False]
+
+
+def test_real_draw_typical_draws_only_graphs_of_typical_size() -> None:
+    """The bytes the trees leave hold real graphs; ``real_draw=typical`` draws them among the
+    class's graphs whose node count lies within its quartiles (paths of 2 to 21 nodes: 7 to
+    16), ``uniform`` among all of them (over five seeds, some outside)."""
+    def path(n: int, cls: int) -> Data:
+        return make_graph([(i, i + 1) for i in range(n - 1)], [2 + 2 * cls] * n, cls)
+
+    data = TrainSplit(name="sizes", graphs=[path(n, c) for c in (0, 1) for n in range(2, 22)],
+                      num_classes=2, features=FeatureSpec((5,), 0, ()))
+    kw = {"hops": 1, "threshold": 1, "rank": "contrast", "sample": "ego", "budget_bytes": 4000,
+          "contrast_z": 1.0}
+
+    def drawn(**extra: str) -> list[int]:
+        sets = [Mirage(**kw, **extra).distill(data, seed=s) for s in range(5)]
+        assert all(d.nbytes() <= 4000 for d in sets)
+        return [g.num_nodes for d in sets for g in d.samples if g.pool_mask.all()]
+
+    uniform, typical = drawn(), drawn(real_draw="typical")
+    assert len(typical) >= 10 and all(7 <= n <= 16 for n in typical)
+    assert any(not 7 <= n <= 16 for n in uniform)
+    for bad in ({"real_draw": "median"}, {"real_draw": "typical", "contrast_z": None},
+                {"real_draw": "typical", "real_sample": "node"}):
+        with pytest.raises(ConfigError, match=r"distiller\.real_draw"):
+            Mirage(**{**kw, **bad})

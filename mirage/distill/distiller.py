@@ -48,6 +48,7 @@ BUDGET_SPLITS = ("support", "even")
 RANKS = ("support", "contrast")
 FILLS = ("prefix", "first_fit")
 REAL_SAMPLES = ("graph", "node")
+REAL_DRAWS = ("uniform", "typical")
 NORM_STATS = ("init", "set")
 FIT_WINDOW = 64  # first_fit: samples made and tried at a time; a window where none fits ends it
 
@@ -101,6 +102,13 @@ class _Class:
     @cached_property
     def median_size(self) -> float:
         return float(np.median(self.sizes))
+
+    @cached_property
+    def typical(self) -> np.ndarray:
+        """The class's training graphs (indices into ``graphs``) whose node count lies within
+        the class's quartiles."""
+        low, high = np.percentile(self.sizes, [25, 75])
+        return self.members[(self.sizes >= low) & (self.sizes <= high)]
 
 
 def _holding(union: GraphUnion, ids: np.ndarray,
@@ -222,6 +230,12 @@ class Mirage(Distiller):
             trees that tell the classes apart are atypical nodes by construction; these carry
             the nodes a GNN meets on real graphs, at any budget (a real graph may not fit in a
             small one).
+        real_draw: which real graphs ``real_sample="graph"`` draws from: ``"uniform"``, all of
+            the class's training graphs; ``"typical"``, those whose node count lies within the
+            class's quartiles. A budget holds a few graphs, and a class whose few drawn graphs
+            are all small (or large) teaches a sum-pooled GNN a size cue its real graphs do not
+            carry (PTC_FM's default set: three class-1 graphs of 2, 5 and 6 nodes, its median
+            11).
         rank: which tree sets fill ``budget_bytes``: ``"support"``, the most frequent in the
             class (the original); ``"contrast"``, single trees by how much more often the
             class's graphs hold them than any other class's (share of graphs, higher first;
@@ -278,7 +292,8 @@ class Mirage(Distiller):
                  fill: str = "prefix", frozen_norm: bool = False,
                  norm_stats: str = "init", background: bool = False,
                  background_group: int = 1, contrast_z: float | None = None,
-                 contrast_fdr: float | None = None, tree_balance: bool = False) -> None:
+                 contrast_fdr: float | None = None, tree_balance: bool = False,
+                 real_draw: str = "uniform") -> None:
         self.hops = base.positive_int("distiller.hops", hops)
         self.threshold = _check_threshold(threshold)
         self.max_size = _optional_positive("distiller.max_size", max_size)
@@ -321,10 +336,6 @@ class Mirage(Distiller):
         if real_sample not in REAL_SAMPLES:
             raise ConfigError(f"distiller.real_sample must be one of {list(REAL_SAMPLES)}, got "
                               f"{real_sample!r}")
-        if real_sample != "graph" and not real_share and contrast_z is None and (
-                contrast_fdr is None):
-            raise ConfigError(f"distiller.real_sample={real_sample} needs distiller.real_share > 0 "
-                              "or distiller.contrast_z / contrast_fdr (the bytes it fills)")
         self.real_sample = real_sample
         if rank not in RANKS:
             raise ConfigError(f"distiller.rank must be one of {list(RANKS)}, got {rank!r}")
@@ -373,10 +384,32 @@ class Mirage(Distiller):
             raise ConfigError("distiller.tree_balance=true needs distiller.rank=contrast (it "
                               "evens the classes' single contrasting trees); set it false for "
                               f"rank={rank}")
+        if real_sample != "graph" and not self._real_room:
+            raise ConfigError(f"distiller.real_sample={real_sample} needs distiller.real_share > 0 "
+                              "or distiller.contrast_z / contrast_fdr / tree_balance (the bytes "
+                              "it fills)")
+        if real_draw not in REAL_DRAWS:
+            raise ConfigError(f"distiller.real_draw must be one of {list(REAL_DRAWS)}, got "
+                              f"{real_draw!r}")
+        if real_draw != "uniform" and (real_sample != "graph" or not self._real_room):
+            raise ConfigError(f"distiller.real_draw={real_draw} needs distiller.real_sample=graph "
+                              "and bytes for real graphs (real_share > 0 or contrast_z / "
+                              "contrast_fdr / tree_balance); set distiller.real_draw=uniform")
+        self.real_draw = real_draw
         self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
         if self.cont_bins == 1:
             raise ConfigError("distiller.cont_bins must be >= 2 (or null to ignore continuous "
                               "attributes), got 1")
+
+    @property
+    def _lead_filter(self) -> bool:
+        """Only significant leads count (``contrast_z`` or ``contrast_fdr``)."""
+        return self.contrast_z is not None or self.contrast_fdr is not None
+
+    @property
+    def _real_room(self) -> bool:
+        """Bytes the trees leave go to real samples."""
+        return bool(self.real_share) or self._lead_filter or self.tree_balance
 
     def _class_threshold(self, cls: int, num_graphs: int) -> int:
         if isinstance(self.threshold, dict):
@@ -482,8 +515,7 @@ class Mirage(Distiller):
                 samples[cls] = self._samples(views[cls], found)
             out.extend(samples[cls])
             support.extend(float(itemset.support) for itemset in found)
-        if (self.real_share or self.contrast_z is not None or self.contrast_fdr is not None
-                or self.tree_balance):
+        if self._real_room:
             real = self._real(list(views.values()), seed, limit - base.nbytes(out))
             out.extend(real)
             support.extend([1.0] * len(real))  # a real graph (node) holds itself
@@ -585,7 +617,7 @@ class Mirage(Distiller):
                         "another class; its share takes the trees nearest to that", c.cls)
             cand = np.flatnonzero(present)
         order = cand[np.lexsort((cand, -count[cand], -score[cand]))]
-        if self.contrast_z is not None or self.contrast_fdr is not None:
+        if self._lead_filter:
             z = _lead_z(own[order], rows[:, order], class_size[c.cls], class_size[rest])
             keep = (z >= self.contrast_z if self.contrast_z is not None else
                     _discoveries(z, int(present.sum()), self.contrast_fdr))
@@ -636,7 +668,7 @@ class Mirage(Distiller):
         a node is the root of its tree (``sample=ego``: of its neighbourhood where smaller)."""
         gen = torch.Generator().manual_seed(seed)
         if self.real_sample == "graph":
-            pools = [c.members for c in views]
+            pools = [c.typical if self.real_draw == "typical" else c.members for c in views]
         else:
             pools = [c.nodes for c in views]
         orders = [iter(p[torch.randperm(p.size, generator=gen).numpy()].tolist()) for p in pools]

@@ -43,7 +43,8 @@ def rule_of(row: pd.Series) -> str:
                              ("distiller.background_group", 1, "{} trees per background node"),
                              ("distiller.contrast_z", None, "lead z >= {}"),
                              ("distiller.contrast_fdr", None, "lead FDR {}"),
-                             ("distiller.tree_balance", False, "trees balanced")):
+                             ("distiller.tree_balance", False, "trees balanced"),
+                             ("distiller.real_draw", "uniform", "{} real graphs")):
         value = row.get(key)
         if _given(value) and value != plain and str(value) != str(plain):
             rule = f"{rule}, {name.format(value)}"
