@@ -263,8 +263,11 @@ def test_set_sizes_count_the_nodes_a_readout_pools() -> None:
             g.pool_mask = torch.arange(nodes) < pooled
         return g
 
-    samples = [graph(5, 0, pooled=1), graph(9, 1, pooled=3), graph(7, 1, pooled=1)]
+    samples = [graph(5, 0, pooled=1), graph(9, 1, pooled=3), graph(7, 1, pooled=1),
+               graph(6, 1, pooled=6), graph(2, 1)]
     real = [graph(300, 0), graph(100, 1), graph(200, 1)]
     assert class_sizes(samples, real) == [
-        {"class": 0, "samples": 1, "nodes": 5.0, "pooled": 1.0, "real_nodes": 300.0},
-        {"class": 1, "samples": 2, "nodes": 8.0, "pooled": 2.0, "real_nodes": 150.0}]
+        {"class": 0, "samples": 1, "nodes": 5.0, "pooled": 1.0, "whole": [],
+         "real_nodes": 300.0},
+        {"class": 1, "samples": 4, "nodes": 6.0, "pooled": 3.0, "whole": [2, 6],
+         "real_nodes": 150.0}]

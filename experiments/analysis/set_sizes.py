@@ -12,13 +12,16 @@ distilled)::
         dataset=dd
 
 Prints one Markdown line per class: samples, mean nodes and mean pooled nodes per sample (Mirage
-pools over tree roots only), and the mean nodes of the class's real training graphs.
+pools over tree roots only), the node counts of the samples that are whole graphs (they pool
+every node: a coreset's graphs, or the real graphs Mirage adds beside its trees; a few of them
+can misstate the class's size), and the mean nodes of the class's real training graphs.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import Any
 
 from torch_geometric.data import Data
 
@@ -32,9 +35,15 @@ def pooled_nodes(graph: Data) -> int:
     return int(mask.sum()) if mask is not None else int(graph.num_nodes)
 
 
-def class_sizes(samples: Sequence[Data], real: Sequence[Data]) -> list[dict[str, float]]:
-    """Per class (ascending): sample count, mean nodes and mean pooled nodes of ``samples``, and
-    mean nodes of the ``real`` graphs of that class."""
+def whole(graph: Data) -> bool:
+    """The sample pools every node: a graph, not trees."""
+    return pooled_nodes(graph) == int(graph.num_nodes)
+
+
+def class_sizes(samples: Sequence[Data], real: Sequence[Data]) -> list[dict[str, Any]]:
+    """Per class (ascending): sample count, mean nodes and mean pooled nodes of ``samples``, the
+    sorted node counts of those that are whole graphs, and mean nodes of the ``real`` graphs of
+    that class."""
     def label(g: Data) -> int:
         return int(g.y.view(-1).argmax()) if g.y.numel() > 1 else int(g.y.view(-1)[0])
 
@@ -45,8 +54,16 @@ def class_sizes(samples: Sequence[Data], real: Sequence[Data]) -> list[dict[str,
         out.append({"class": cls, "samples": len(mine),
                     "nodes": sum(int(g.num_nodes) for g in mine) / max(len(mine), 1),
                     "pooled": sum(pooled_nodes(g) for g in mine) / max(len(mine), 1),
+                    "whole": sorted(int(g.num_nodes) for g in mine if whole(g)),
                     "real_nodes": sum(theirs) / max(len(theirs), 1)})
     return out
+
+
+def _counts(nodes: list[int], shown: int = 8) -> str:
+    """``nodes`` as a list, or their count, range and median when there are many."""
+    if len(nodes) <= shown:
+        return ", ".join(map(str, nodes)) or "none"
+    return f"{len(nodes)} graphs, {nodes[0]} to {nodes[-1]} (median {nodes[len(nodes) // 2]})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,9 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{OmegaConf.to_container(cfg.distiller)['name']} set of "
           f"{distilled.nbytes()} bytes")
     print(markdown_table(["class", "samples", "nodes / sample", "pooled nodes / sample",
-                          "nodes / real training graph"],
+                          "whole graphs: nodes", "nodes / real training graph"],
                          [[r["class"], r["samples"], f"{r['nodes']:.1f}", f"{r['pooled']:.1f}",
-                           f"{r['real_nodes']:.1f}"] for r in rows]))
+                           _counts(r["whole"]), f"{r['real_nodes']:.1f}"] for r in rows]))
     return 0
 
 
