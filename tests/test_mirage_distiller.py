@@ -959,6 +959,11 @@ def test_real_draw_typical_draws_only_graphs_of_typical_size() -> None:
     uniform, typical = drawn(), drawn(real_draw="typical")
     assert len(typical) >= 10 and all(7 <= n <= 16 for n in typical)
     assert any(not 7 <= n <= 16 for n in uniform)
+    # Two graphs of class 1 (3 and 20 nodes), whose quartiles hold neither: both stay drawable.
+    data.graphs[20:] = [path(3, 1), path(20, 1)]
+    out = Mirage(**kw, real_draw="typical").distill(data, seed=0)
+    assert {g.num_nodes for g in out.samples if g.pool_mask.all() and int(g.y) == 1} <= {3, 20}
+    assert any(g.pool_mask.all() and int(g.y) == 1 for g in out.samples)
     for bad in ({"real_draw": "median"}, {"real_draw": "typical", "contrast_z": None},
                 {"real_draw": "typical", "real_sample": "node"}):
         with pytest.raises(ConfigError, match=r"distiller\.real_draw"):

@@ -106,9 +106,10 @@ class _Class:
     @cached_property
     def typical(self) -> np.ndarray:
         """The class's training graphs (indices into ``graphs``) whose node count lies within
-        the class's quartiles."""
+        the class's quartiles; all of them where none does (two graphs of different sizes)."""
         low, high = np.percentile(self.sizes, [25, 75])
-        return self.members[(self.sizes >= low) & (self.sizes <= high)]
+        inside = self.members[(self.sizes >= low) & (self.sizes <= high)]
+        return inside if inside.size else self.members
 
 
 def _holding(union: GraphUnion, ids: np.ndarray,
