@@ -72,6 +72,14 @@ def prepare(cfg: DictConfig, plain: dict[str, Any], job: Job,
     return data, ds, sizes
 
 
+def fresh_model(cfg: DictConfig, data: GraphDataset, seed: int,
+                device: torch.device) -> torch.nn.Module:
+    """A new ``cfg.model`` for ``data`` on ``device``, its initial weights drawn from ``seed``
+    (the model :func:`train_seed` trains for that seed)."""
+    torch.manual_seed(seed)
+    return build_model(cfg.model, data.features, data.num_classes).to(device)
+
+
 def fit_seed(cfg: DictConfig, model: torch.nn.Module, data: GraphDataset, ds: DistilledSet,
              seed: int, device: torch.device, **kwargs: Any) -> FitResult:
     """:func:`~mirage.train.fit` of ``model`` on ``ds`` with seed ``seed`` under ``cfg``'s
@@ -87,9 +95,8 @@ def fit_seed(cfg: DictConfig, model: torch.nn.Module, data: GraphDataset, ds: Di
 def train_seed(cfg: DictConfig, job: Job, data: GraphDataset, ds: DistilledSet,
                sizes: dict[str, Any], seed: int, tracker: WandbTracker) -> dict[str, Any]:
     """Train one fresh model on ``ds``, evaluate on the real graphs, append and return its row."""
-    torch.manual_seed(seed)
     device = torch.device(job.base["device"])
-    model = build_model(cfg.model, data.features, data.num_classes).to(device)
+    model = fresh_model(cfg, data, seed, device)
     with tracker.seed_run(seed) as (log_epoch, set_summary):
         result = fit_seed(cfg, model, data, ds, seed, device,
                           progress=show_progress(cfg.progress), on_epoch=log_epoch)

@@ -37,16 +37,14 @@ def auc(model: torch.nn.Module, graphs: Sequence) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mirage.models import build_model
-    from mirage.pipeline import fit_seed
+    from mirage.pipeline import fit_seed, fresh_model
 
     cfg = compose(parse(argparse.ArgumentParser(description=describe(__doc__)), argv).overrides)
     torch.set_num_threads(cfg.num_threads)
     data, distilled = distilled_set(cfg)
     rows = []
     for seed in cfg.seeds:
-        torch.manual_seed(int(seed))
-        model = build_model(cfg.model, data.features, data.num_classes)
+        model = fresh_model(cfg, data, int(seed), torch.device("cpu"))
         chosen = fit_seed(cfg, model, data, distilled, int(seed), torch.device("cpu"))
         last = [auc(model, part) for part in (data.train, data.val, data.test)]
         rows.append([seed, *(f"{100 * a:.1f}" for a in last), chosen.best_epoch,

@@ -51,11 +51,9 @@ def size_cue(model: torch.nn.Module, graphs: Sequence[Data]) -> dict[str, float]
 def chosen_model(cfg: Any, data: Any, distilled: Any, seed: int) -> tuple[torch.nn.Module, int]:
     """The run's GNN trained on ``distilled`` with ``seed`` as ``run.py`` trains it, at the epoch
     validation chooses; and that epoch."""
-    from mirage.models import build_model
-    from mirage.pipeline import fit_seed
+    from mirage.pipeline import fit_seed, fresh_model
 
-    torch.manual_seed(seed)
-    model = build_model(cfg.model, data.features, data.num_classes)
+    model = fresh_model(cfg, data, seed, torch.device("cpu"))
     states: dict[int, dict[str, torch.Tensor]] = {}
 
     def keep(entry: dict[str, float]) -> None:
