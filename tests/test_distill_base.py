@@ -53,6 +53,24 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     assert torch.equal(back.samples[0].pool_mask, samples[0].pool_mask)
 
 
+def test_fingerprint_tells_sets_apart_by_what_training_reads(tmp_path: Path) -> None:
+    """Equal after a save and load and blind to metadata; changed by one feature value, one
+    root weight, the sample order or the support."""
+    samples = make_graphs(3, 6, 2, seed=1)
+    ds = DistilledSet(samples, meta={"a": 1})
+    ds.save(tmp_path / "s.pt")
+    back = DistilledSet.load(tmp_path / "s.pt")
+    back.meta["a"] = 2
+    assert back.fingerprint() == ds.fingerprint()
+    changed = [g.clone() for g in samples]
+    changed[2].x[0, 0] = 1 - changed[2].x[0, 0]
+    weighted = [g.clone() for g in samples]
+    weighted[0].pool_weight = torch.ones(weighted[0].num_nodes)
+    others = [DistilledSet(changed), DistilledSet(weighted), DistilledSet(samples[::-1]),
+              DistilledSet(samples, "frequency", [1.0, 2.0, 3.0])]
+    assert len({ds.fingerprint(), *(o.fingerprint() for o in others)}) == 5
+
+
 def _save_many(path: str, writer: int, times: int) -> None:
     ds = DistilledSet(make_graphs(30, 8, 2, seed=writer), meta={"writer": writer})
     for _ in range(times):

@@ -153,6 +153,50 @@ def test_random_is_a_new_draw_per_seed_or_the_one_draw_the_table_names() -> None
         paired.paired(rows, "mean")
 
 
+def test_mirage_seed_s_is_its_own_draw_where_its_set_has_one() -> None:
+    """Cell A was measured again with a set drawn per seed (seeds 1, 2: distill_seed = seed), so
+    per_seed keeps those and drops A's old draw-0 runs of seeds 1, 2; cell B (no per-seed runs:
+    a set that draws nothing) keeps its draw-0 runs for every seed. fixed keeps draw 0 alone."""
+    def mirage(model: str, seed: int, draw: int, auc: float) -> dict:
+        return _raw("mirage", seed, draw, auc, model=model, **{
+            "distiller.budget_bytes": "0.02", "distilled_bytes": 100 + draw})
+
+    rows = [mirage("gcn", s, 0, 0.8) for s in range(3)] + [
+        mirage("gcn", s, s, 0.6) for s in (1, 2)] + [mirage("gin", s, 0, 0.7) for s in range(3)]
+    rows += [_raw("random", s, d, 0.5, model=m, **{"distiller.budget_bytes": str(100 + b),
+                                                   "distilled_bytes": 110})
+             for m in ("gcn", "gin") for s in range(3) for d in {0, s} for b in {0, s}]
+    per_seed = paired.paired(pd.DataFrame(rows)).sort_values(["model", "seed"])
+    assert per_seed["test_auc_mirage"].tolist() == pytest.approx([0.8, 0.6, 0.6, 0.7, 0.7, 0.7])
+    assert per_seed["distilled_bytes_mirage"].tolist() == [100, 101, 102, 100, 100, 100]
+    fixed = paired.paired(pd.DataFrame(rows), "fixed").sort_values(["model", "seed"])
+    assert fixed["test_auc_mirage"].tolist() == pytest.approx([0.8] * 3 + [0.7] * 3)
+
+
+@pytest.mark.parametrize("drawn", [True, False])
+def test_a_set_that_draws_is_drawn_again_for_each_seed(monkeypatch, drawn: bool) -> None:
+    """Where Mirage's sets of distill seeds 0 and 1 differ, seed s of Mirage runs on its own draw
+    (distill_seed=s) and random meets that set's bytes; where they agree, one set serves every
+    seed (distill_seed=0, the runs measured before stay valid)."""
+    from experiments.studies import generic_default
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(generic_default, "mirage_sets", lambda _, draws: {
+        d: (100 + d, f"set{d}") if drawn else (100, "set") for d in draws})
+    monkeypatch.setattr(generic_default, "sweep", lambda o: calls.append(list(o)) or 0)
+    assert generic_default.against_random("D r", ["dataset=tu"], ["distiller.x=1"], [],
+                                          [0, 2]) == 0
+    runs = {(o[1], next(x for x in o if x.startswith(("distill_seed", "distiller.budget"))),
+             o[-1] if o[1] == "distiller=mirage" else o[-2]) for o in calls}
+    mirage = {("distiller=mirage", "distill_seed=0", "seeds=[0]"),
+              ("distiller=mirage", "distill_seed=2", "seeds=[2]")} if drawn else {
+        ("distiller=mirage", "distill_seed=0", "seeds=[0,2]")}
+    random = {("distiller=random", f"distiller.budget_bytes={100 + (2 if drawn else 0)}",
+               "distill_seed=2"), ("distiller=random", "distiller.budget_bytes=100",
+                                   "distill_seed=0")}
+    assert runs == mirage | random
+
+
 def test_weighted_readout_counts_a_root_as_that_many_nodes() -> None:
     """pool_weight w on a root pools it as w copies (sum) and leaves a mean with equal weights
     unchanged."""

@@ -4,7 +4,8 @@ Every dataset goes through the generic path (``dataset=tu dataset.name=X``: no t
 GNN as deep as the trees). Per dataset and budget rule, Mirage's set is distilled first (the
 harness's own cache, so the sweep then hits it), and random gets ``distiller.budget_bytes`` = that
 set's bytes (the smallest balanced random coreset of equal or larger size), a new draw for each
-seed (``distill_seed`` = the seed). Both are trained with GCN, GIN and GAT.
+seed (``distill_seed`` = the seed). Where Mirage's set draws real graphs or nodes, its set is
+drawn anew for each seed too (:func:`mirage_draws`). Both are trained with GCN, GIN and GAT.
 
 Usage::
 
@@ -179,8 +180,9 @@ def dataset_overrides(name: str, syn_root: Path, group: str = "tu") -> list[str]
     return [f"dataset={group}", f"dataset.name={name}", *extra]
 
 
-def mirage_bytes(overrides: Sequence[str]) -> int:
-    """Bytes of Mirage's set under ``overrides``, distilled through the harness's cache."""
+def mirage_sets(overrides: Sequence[str], draws: Sequence[int]) -> dict[int, tuple[int, str]]:
+    """Per distill seed in ``draws``: the bytes and fingerprint of Mirage's set under
+    ``overrides``, distilled through the harness's cache."""
     from mirage.artifacts import distill_cached
     from mirage.data import load_dataset, resolve_data_root
     from mirage.validation import validate
@@ -188,8 +190,9 @@ def mirage_bytes(overrides: Sequence[str]) -> int:
     cfg = compose(["distiller=mirage", "model=gcn", *overrides])
     plain = validate(cfg)
     data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
-    return distill_cached(data, plain["distiller"], cfg.distill_seed, plain["dataset"],
-                          Path(cfg.cache_dir)).data.nbytes()
+    sets = {d: distill_cached(data, plain["distiller"], d, plain["dataset"],
+                              Path(cfg.cache_dir)).data for d in draws}
+    return {d: (ds.nbytes(), ds.fingerprint()) for d, ds in sets.items()}
 
 
 def run(datasets: Sequence[str], rules: Sequence[str], models: Sequence[str],
@@ -208,23 +211,34 @@ def run(datasets: Sequence[str], rules: Sequence[str], models: Sequence[str],
                 for name in datasets for rule in rules), default=0)
 
 
+def mirage_draws(sets: dict[int, tuple[int, str]], seeds: Sequence[int]) -> dict[int, int]:
+    """The distill seed each training seed's Mirage run uses, from :func:`mirage_sets` of
+    ``{0, 1, *seeds}``: the seed itself where the set depends on its draw (any two differ), so
+    the interval covers Mirage's draw as it does random's; else 0 for every seed (one set)."""
+    drawn = len({fingerprint for _, fingerprint in sets.values()}) > 1
+    return {s: s if drawn else 0 for s in seeds}
+
+
 def against_random(label: str, base: Sequence[str], rule: Sequence[str],
                    common: Sequence[str], seeds: Sequence[int]) -> int:
     """Mirage under the ``rule`` overrides on ``base`` (the dataset's) with ``seeds``, then, for
-    each seed s, random at the bytes of Mirage's set drawn with ``distill_seed=s`` and trained
-    with seed s (so the comparison covers the draw; :data:`mirage.report.paired.DRAWS`), all
-    swept with ``common``; the worst exit code of the sweeps, or 1 when Mirage cannot distil the
-    data under the rule (reported as ``label``, skipped)."""
+    each seed s, random at the bytes of Mirage's set of seed s drawn with ``distill_seed=s`` and
+    trained with seed s (so the comparison covers the draw; :data:`mirage.report.paired.DRAWS`),
+    all swept with ``common``. Mirage's set of seed s is drawn with :func:`mirage_draws`. The
+    worst exit code of the sweeps, or 1 when Mirage cannot distil the data under the rule
+    (reported as ``label``, skipped)."""
     from mirage.errors import ConfigError
 
     try:
-        size = mirage_bytes([*base, *rule])
+        sets = mirage_sets([*base, *rule], sorted({0, 1, *seeds}))
     except ConfigError as err:
         print(f"{label}: {err}", flush=True)
         return 1
-    listed = f"seeds=[{','.join(map(str, seeds))}]"
-    codes = [sweep([*base, "distiller=mirage", *rule, *common, listed])]
-    codes += [sweep([*base, "distiller=random", f"distiller.budget_bytes={size}",
+    draws = mirage_draws(sets, seeds)
+    codes = [sweep([*base, "distiller=mirage", *rule, *common, f"distill_seed={d}",
+                    f"seeds=[{','.join(str(s) for s in seeds if draws[s] == d)}]"])
+             for d in sorted(set(draws.values()))]
+    codes += [sweep([*base, "distiller=random", f"distiller.budget_bytes={sets[draws[s]][0]}",
                      f"distill_seed={s}", f"seeds=[{s}]", *common]) for s in seeds]
     return max(codes)
 

@@ -18,6 +18,7 @@ The training loop treats every set alike.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from abc import ABC, abstractmethod
@@ -87,6 +88,17 @@ class DistilledSet:
 
     def nbytes(self) -> int:
         return nbytes(self.samples)
+
+    def fingerprint(self) -> str:
+        """A hash of what training reads (each sample's :data:`SAMPLE_KEYS` tensors in order,
+        ``sampling``, ``support``): equal for two sets exactly when they train alike."""
+        h = hashlib.sha256(f"{self.sampling}|{self.support}".encode())
+        for g in self.samples:
+            for key in SAMPLE_KEYS:
+                if isinstance(t := g.get(key), torch.Tensor):
+                    h.update(f"|{key}:{t.dtype}:{tuple(t.shape)}|".encode())
+                    h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
 
     def loader(self, batch_size: int, generator: torch.Generator) -> Iterator[Any]:
         """One epoch of shuffled mini-batches."""

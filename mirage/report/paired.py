@@ -52,14 +52,36 @@ def rule_of(row: pd.Series) -> str:
 
 
 # Which random coreset a Mirage run of training seed s is paired with: "per_seed", the draw of
-# distill_seed s (a new draw per seed, so the interval covers the draw); "fixed", the draw of
-# distill_seed 0 for every seed (the protocol of the tables measured before 2026-12-06).
+# distill_seed s (a new draw per seed, so the interval covers the draw), and Mirage's own draw
+# of seed s where its set has one; "fixed", the draws of distill_seed 0 for every seed (the
+# protocol of the tables measured before 2026-12-06).
 DRAWS = ("per_seed", "fixed")
 
 
+def _draw(rows: pd.DataFrame) -> pd.Series:
+    """Each row's distill seed; rows older than the distill_seed column were all draw 0."""
+    return pd.to_numeric(rows.get("distill_seed", pd.Series("", index=rows.index)),
+                         errors="coerce").fillna(0).astype(int)
+
+
+def _mirage_draws(mirage: pd.DataFrame) -> pd.DataFrame:
+    """Mirage's runs that stand for each seed. A cell (dataset, rule, model, split) with runs
+    whose set was drawn anew for their seed (``distill_seed`` = the seed, not 0: a set that
+    draws real graphs or nodes, :func:`experiments.studies.generic_default.mirage_draws`) keeps
+    those only; a cell without any keeps its draw-0 runs for every seed (its set does not depend
+    on the draw, or it was measured before 2026-12-07, when every seed used draw 0)."""
+    draw = _draw(mirage)
+    cell = ["dataset", "rule", "model", *(c for c in ("dataset.split.seed", "split_hash")
+                                          if c in mirage)]
+    per_seed = (draw != 0).groupby([mirage[c] for c in cell], dropna=False).transform("any")
+    seed = mirage["seed"].astype(int)
+    return mirage[(per_seed & (draw == seed)) | (~per_seed & (draw == 0))]
+
+
 def paired(rows: pd.DataFrame, draws: str = "per_seed") -> pd.DataFrame:
-    """From a study's rows (:func:`mirage.report.rows.load`), the ok rows of Mirage and of random
-    at Mirage's bytes (the draw :data:`DRAWS` names), one line per (dataset, rule, model,
+    """From a study's rows (:func:`mirage.report.rows.load`), the ok rows of Mirage (each seed's
+    own draw where its set has one, :func:`_mirage_draws`) and of random at Mirage's bytes (the
+    draw :data:`DRAWS` names), one line per (dataset, rule, model,
     split, seed): ``*_mirage`` and ``*_random`` metric columns, bytes and compression; ``split``
     is the split's seed as written (``''`` where rows have none), and runs meet only on the same
     split (``split_hash``)."""
@@ -69,10 +91,11 @@ def paired(rows: pd.DataFrame, draws: str = "per_seed") -> pd.DataFrame:
     mirage = rows[rows["distiller"] == "mirage"].copy()
     mirage["rule"] = mirage.apply(rule_of, axis=1)
     random = rows[(rows["distiller"] == "random") & (rows["distiller.budget_bytes"] != "")].copy()
-    # Rows older than the distill_seed column were all drawn with distill seed 0.
-    draw = pd.to_numeric(random.get("distill_seed", pd.Series("", index=random.index)),
-                         errors="coerce").fillna(0).astype(int)
-    random = random[draw == (random["seed"].astype(int) if draws == "per_seed" else 0)]
+    if draws == "per_seed":
+        random = random[_draw(random) == random["seed"].astype(int)]
+        mirage = _mirage_draws(mirage)
+    else:
+        random, mirage = random[_draw(random) == 0], mirage[_draw(mirage) == 0]
     random["matched"] = random["distiller.budget_bytes"].astype(float).astype(int)
     mirage["matched"] = mirage["distilled_bytes"].astype(int)
     for frame in (mirage, random):
