@@ -8,7 +8,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 import torch
-from mirage_digest import DATASETS, TU_CASES, data_digest, digest
+from mirage_digest import DATASETS, TU_CASES, data_digest
 from omegaconf import OmegaConf
 from test_mirage_distiller import synthetic
 from torch_geometric.utils import is_undirected, to_networkx
@@ -98,7 +98,7 @@ def test_tuned_sets_are_byte_identical_to_before_the_collated_path(
     graphs = Collated.of(train.graphs) if collated else list(train.graphs)
     train = TrainSplit(train.name, graphs, train.num_classes, train.features)
     ds = build_distiller(OmegaConf.to_container(cfg.distiller, resolve=True)).distill(train, 0)
-    assert {"graphs": ds.num_graphs, "bytes": ds.nbytes(), "sha256": digest(ds)} == \
+    assert {"graphs": ds.num_graphs, "bytes": ds.nbytes(), "sha256": ds.fingerprint()} == \
         expected[name]
 
 
