@@ -285,6 +285,22 @@ def test_a_report_spec_key_its_kind_does_not_read_is_refused(tmp_path) -> None:
             check_keys(table)
 
 
+def test_a_spec_reads_another_specs_key_and_a_missing_key_is_named() -> None:
+    """generic_splits offers the candidates generic_default defines (one pattern, not a copy);
+    a reference to a key the other spec lacks stops with the file and the key."""
+    from omegaconf import OmegaConf
+
+    from mirage.report.spec import SPECS, load_spec
+
+    eligible = OmegaConf.load(SPECS / "generic_default.yaml").eligible
+    patterns = [t["rule_pattern"] for study in ("generic_default", "generic_splits")
+                for t in load_spec(study) if t["name"].endswith("_default")]
+    assert patterns == [eligible, eligible]
+    with pytest.raises(SystemExit, match=r"generic_default\.yaml has no key 'nothing'"):
+        OmegaConf.to_container(OmegaConf.create({"x": "${spec:generic_default,nothing}"}),
+                               resolve=True)
+
+
 def test_a_curve_of_one_budget_can_be_a_table_without_a_plot(tmp_path) -> None:
     from mirage.report.spec import build_table
 

@@ -152,6 +152,19 @@ def _wandb_records(path: Path) -> list:
     return records
 
 
+def _finished_runs(folder: Path, count: int, wait_s: float = 60) -> list[list]:
+    """The records of the ``count`` offline runs under ``folder`` once each file holds its exit
+    record: W&B's service may still be writing a file when ``finish`` returns to a loaded
+    machine, and a half-written file reads as fewer records."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        runs = [_wandb_records(p) for p in sorted(folder.glob("offline-run-*/run-*.wandb"))]
+        done = len(runs) == count and all(any(r.HasField("exit") for r in rs) for rs in runs)
+        if done or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.5)
+
+
 def _items(items) -> dict[str, object]:
     return {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in items}
 
@@ -168,9 +181,8 @@ def test_wandb_offline_one_run_per_seed(run_cfg, tmp_path: Path,
                   "train.epochs=3")
     assert cfg.logger.wandb.mode == "offline"
     rows = run(cfg)
-    files = (tmp_path / "wb" / "wandb").glob("offline-run-*/run-*.wandb")
     # Run folders are named by start second and a random id: order the runs by their seed.
-    by_seed = sorted((_wandb_records(p) for p in files),
+    by_seed = sorted(_finished_runs(tmp_path / "wb" / "wandb", 2),
                      key=lambda rs: next(r.run.display_name for r in rs if r.HasField("run")))
     assert len(by_seed) == 2
     for seed, (records, row) in enumerate(zip(by_seed, rows, strict=True)):

@@ -22,7 +22,7 @@ import hashlib
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -229,6 +229,13 @@ def positive_int(key: str, value: Any) -> int:
     """Validate a strictly positive integer hyperparameter."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"{key} must be a positive integer, got {value!r}")
+    return value
+
+
+def one_of(key: str, value: Any, options: Iterable[Any]) -> Any:
+    """Validate a hyperparameter that takes one of ``options``."""
+    if value not in (options := list(options)):
+        raise ConfigError(f"{key} must be one of {options}, got {value!r}")
     return value
 
 

@@ -50,6 +50,8 @@ FILLS = ("prefix", "first_fit")
 REAL_SAMPLES = ("graph", "node")
 REAL_DRAWS = ("uniform", "typical")
 NORM_STATS = ("init", "set")
+# What leaves bytes for real samples (real_sample, real_draw need it): see Mirage._real_room.
+REAL_ROOM = "distiller.real_share > 0 or distiller.contrast_z / contrast_fdr / tree_balance"
 FIT_WINDOW = 64  # first_fit: samples made and tried at a time; a window where none fits ends it
 
 
@@ -300,10 +302,7 @@ class Mirage(Distiller):
         self.max_size = _optional_positive("distiller.max_size", max_size)
         self.max_patterns = _optional_positive("distiller.max_patterns", max_patterns)
         self.cross_class_filter = _check_bool("distiller.cross_class_filter", cross_class_filter)
-        if sampling not in SAMPLING:
-            raise ConfigError(f"distiller.sampling must be one of {list(SAMPLING)}, "
-                              f"got {sampling!r}")
-        self.sampling = sampling
+        self.sampling = base.one_of("distiller.sampling", sampling, SAMPLING)
         self.carry_degree = _check_bool("distiller.carry_degree", carry_degree)
         self.budget_bytes = base.byte_budget("distiller.budget_bytes", budget_bytes)
         if self.budget_bytes is not None and self.cross_class_filter:
@@ -319,13 +318,8 @@ class Mirage(Distiller):
             raise ConfigError(f"distiller.root_weight must be one of {list(ROOT_WEIGHTS)} or "
                               f"null, got {root_weight!r}")
         self.root_weight = root_weight
-        if sample not in SAMPLES:
-            raise ConfigError(f"distiller.sample must be one of {list(SAMPLES)}, got {sample!r}")
-        self.sample = sample
-        if budget_split not in BUDGET_SPLITS:
-            raise ConfigError(f"distiller.budget_split must be one of {list(BUDGET_SPLITS)}, "
-                              f"got {budget_split!r}")
-        self.budget_split = budget_split
+        self.sample = base.one_of("distiller.sample", sample, SAMPLES)
+        self.budget_split = base.one_of("distiller.budget_split", budget_split, BUDGET_SPLITS)
         if isinstance(real_share, bool) or not isinstance(real_share, int | float) or not (
                 0 <= real_share < 1):
             raise ConfigError(f"distiller.real_share must be a fraction in [0, 1), got "
@@ -334,23 +328,15 @@ class Mirage(Distiller):
             raise ConfigError("distiller.real_share needs distiller.budget_bytes (the bytes it "
                               "takes a share of)")
         self.real_share = float(real_share)
-        if real_sample not in REAL_SAMPLES:
-            raise ConfigError(f"distiller.real_sample must be one of {list(REAL_SAMPLES)}, got "
-                              f"{real_sample!r}")
-        self.real_sample = real_sample
-        if rank not in RANKS:
-            raise ConfigError(f"distiller.rank must be one of {list(RANKS)}, got {rank!r}")
+        self.real_sample = base.one_of("distiller.real_sample", real_sample, REAL_SAMPLES)
+        base.one_of("distiller.rank", rank, RANKS)
         if rank == "contrast" and (self.budget_bytes is None or self.coverage is not None):
             raise ConfigError("distiller.rank=contrast needs distiller.budget_bytes (and no "
                               "distiller.coverage): the budget says how many trees to keep")
         self.rank = rank
-        if fill not in FILLS:
-            raise ConfigError(f"distiller.fill must be one of {list(FILLS)}, got {fill!r}")
-        self.fill = fill
+        self.fill = base.one_of("distiller.fill", fill, FILLS)
         self.frozen_norm = _check_bool("distiller.frozen_norm", frozen_norm)
-        if norm_stats not in NORM_STATS:
-            raise ConfigError(f"distiller.norm_stats must be one of {list(NORM_STATS)}, got "
-                              f"{norm_stats!r}")
+        base.one_of("distiller.norm_stats", norm_stats, NORM_STATS)
         if norm_stats != "init" and not self.frozen_norm:
             raise ConfigError(f"distiller.norm_stats={norm_stats} needs distiller.frozen_norm="
                               "true (the statistics it says are those frozen_norm freezes); set "
@@ -386,16 +372,13 @@ class Mirage(Distiller):
                               "evens the classes' single contrasting trees); set it false for "
                               f"rank={rank}")
         if real_sample != "graph" and not self._real_room:
-            raise ConfigError(f"distiller.real_sample={real_sample} needs distiller.real_share > 0 "
-                              "or distiller.contrast_z / contrast_fdr / tree_balance (the bytes "
+            raise ConfigError(f"distiller.real_sample={real_sample} needs {REAL_ROOM} (the bytes "
                               "it fills)")
-        if real_draw not in REAL_DRAWS:
-            raise ConfigError(f"distiller.real_draw must be one of {list(REAL_DRAWS)}, got "
-                              f"{real_draw!r}")
+        base.one_of("distiller.real_draw", real_draw, REAL_DRAWS)
         if real_draw != "uniform" and (real_sample != "graph" or not self._real_room):
             raise ConfigError(f"distiller.real_draw={real_draw} needs distiller.real_sample=graph "
-                              "and bytes for real graphs (real_share > 0 or contrast_z / "
-                              "contrast_fdr / tree_balance); set distiller.real_draw=uniform")
+                              f"and bytes for real graphs ({REAL_ROOM}); set "
+                              "distiller.real_draw=uniform")
         self.real_draw = real_draw
         self.cont_bins = _optional_positive("distiller.cont_bins", cont_bins)
         if self.cont_bins == 1:

@@ -17,7 +17,8 @@ A spec::
         column: distiller.hops               # ablation kinds: one column per value
         group_by: []                         # summary: extra grouping columns
         rules: [budget 0.02]                 # rule_vs_random: the rules shown
-        rule_pattern: '(?!.*fill).*'         # rule_*: only the rules it matches in full
+        rule_pattern: '(?!.*fill).*'         # rule_*: only the rules it matches in full;
+                                             # ${spec:<study>,<key>} reads another spec's key
         random_draws: per_seed               # rule_*: which random draw a seed meets
         choose_seeds: [0, 1, 2]              # rule_lodo: the seeds and split seeds that
         choose_splits: [0]                   #   choose (test reads every seed and split)
@@ -50,6 +51,19 @@ def studies() -> list[str]:
     """Every study: those with a report spec, and the folders of ``results/`` with rows."""
     return sorted({p.stem for p in SPECS.glob("*.yaml")}
                   | {p.parent.name for p in RESULTS.glob("*/runs.csv")})
+
+
+def _spec_value(study: str, key: str) -> Any:
+    """``${spec:<study>,<key>}`` in a spec: the value of ``key`` in ``conf/report/<study>.yaml``,
+    so that two studies' tables share one definition (a rule pattern) instead of copies."""
+    path = SPECS / f"{study}.yaml"
+    value = OmegaConf.select(OmegaConf.load(path), key) if path.is_file() else None
+    if value is None:
+        raise SystemExit(f"${{spec:{study},{key}}}: {path} has no key {key!r}")
+    return value
+
+
+OmegaConf.register_new_resolver("spec", _spec_value, replace=True)
 
 
 def load_spec(study: str) -> list[dict[str, Any]]:
