@@ -77,13 +77,14 @@ def distilled_set(cfg: DictConfig) -> tuple[GraphDataset, DistilledSet]:
     from mirage.artifacts import distill_cached
     from mirage.data import load_dataset, resolve_data_root
     from mirage.distill.base import DistillContext
-    from mirage.study import match_budget
+    from mirage.study import match_budget, one_draw
     from mirage.validation import validate
 
     plain = validate(cfg)
+    draw = one_draw(cfg)
     match_budget(cfg, plain)
     data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
-    return data, distill_cached(data, plain["distiller"], cfg.distill_seed, plain["dataset"],
+    return data, distill_cached(data, plain["distiller"], draw, plain["dataset"],
                                 Path(cfg.cache_dir), DistillContext(model=plain["model"])).data
 
 

@@ -1,14 +1,15 @@
 """One run: validate -> plan -> prepare (load, distil or hit the cache) -> train and evaluate
-each seed, a row each.
+each seed, a row each; with ``distill_seed=per_seed`` the plan and the set are made per seed.
 
 With ``run.py`` the only module that turns a Hydra config into work; algorithms receive plain
 keyword arguments. The pieces: :mod:`mirage.validation` (input checks),
-:mod:`mirage.study` (arm seeds, skip, reuse, byte matching), :mod:`mirage.job` (rows),
+:mod:`mirage.study` (arm seeds, draws, skip, reuse, byte matching), :mod:`mirage.job` (rows),
 :mod:`mirage.artifacts` (the distilled-set cache), :mod:`mirage.train` (the one training loop).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import traceback
@@ -28,7 +29,7 @@ from mirage.job import Job, record_split
 from mirage.models import build_model
 from mirage.provenance import one_line
 from mirage.records import append_rows, measured
-from mirage.study import cell, job_seeds, match_budget, pending_seeds, skipped_by
+from mirage.study import cell, job_seeds, match_budget, pending_seeds, seed_draws, skipped_by
 from mirage.sweep import show_progress
 from mirage.tracking import WandbTracker
 from mirage.train import FitResult, fit
@@ -115,11 +116,17 @@ def train_seed(cfg: DictConfig, job: Job, data: GraphDataset, ds: DistilledSet,
     return record
 
 
-def log_summary(cfg: DictConfig, job: Job, seeds: list[int]) -> None:
-    """One line per job: mean +- std (ddof 0, as the tables) over the ``ok`` rows of its seeds,
-    measured now or earlier, selection metric first."""
-    rows = {seed: row for seed, row in measured(job.csv_path, job.base["config_hash"],
-                                                cfg.distill_seed, ("ok",)) if seed in seeds}
+def ok_rows(job: Job, seeds: list[int]) -> dict[int, dict[str, Any]]:
+    """Seed -> the ``ok`` row of ``job`` (its configuration and distill seed) for ``seeds``,
+    measured now or earlier."""
+    return {seed: row for seed, row in measured(job.csv_path, job.base["config_hash"],
+                                                job.base["distill_seed"], ("ok",))
+            if seed in seeds}
+
+
+def log_summary(cfg: DictConfig, name: str, rows: dict[int, dict[str, Any]]) -> None:
+    """One line per job: mean +- std (ddof 0, as the tables) over its ``ok`` rows (seed ->
+    row), selection metric first."""
     if not rows:
         return
     metric = cfg.dataset.metric
@@ -129,7 +136,7 @@ def log_summary(cfg: DictConfig, job: Job, seeds: list[int]) -> None:
         values = [float(row[key]) for row in rows.values() if row.get(key)]
         if values:
             parts.append(f"{key} {mean(values):.4f} +- {pstdev(values):.4f}")
-    log.info("%s: %s over %d seeds %s", job.name, ", ".join(parts), len(rows), sorted(rows))
+    log.info("%s: %s over %d seeds %s", name, ", ".join(parts), len(rows), sorted(rows))
 
 
 def run(cfg: DictConfig) -> list[dict[str, Any]]:
@@ -138,13 +145,10 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
     1. Check the input (:func:`validate`, then :func:`check_inputs` unless a ``skip`` pattern
        leaves the job out): a :class:`~mirage.errors.ConfigError` or
        :class:`~mirage.errors.DataError` here writes no row.
-    2. Plan: the job's seeds (:func:`job_seeds`) less those with an ``ok`` or ``infeasible`` row,
-       here or in a ``reuse`` file (:func:`pending_seeds`); none left, nothing is loaded.
-    3. Prepare the data and the distilled set, train and evaluate each seed, a row each.
-       Settings the data cannot satisfy (:class:`~mirage.errors.InfeasibleError`) write
-       ``status='infeasible'`` rows. Any other failure from here on (a ``match_bytes`` baseline
-       not measured yet included) writes a ``status='failed'`` row for every seed it left
-       unmeasured and raises :class:`~mirage.errors.MeasurementError`.
+    2. For each distilled set the job's seeds (:func:`job_seeds`) train on (one, or one per
+       seed with ``distill_seed=per_seed``; :func:`seed_draws`), :func:`run_draw`. A draw that
+       fails while measuring does not stop the others; the job then raises
+       :class:`~mirage.errors.MeasurementError` (the first failure's message).
     """
     plain = validate(cfg)
     if pattern := skipped_by(cfg):
@@ -152,6 +156,46 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
         return []
     check_inputs(cfg, plain)
     seeds = job_seeds(cfg)
+    rows: list[dict[str, Any]] = []
+    done: dict[int, dict[str, Any]] = {}
+    failures: list[MeasurementError] = []
+    name = ""
+    for distill_seed, draw_seeds in seed_draws(cfg, seeds).items():
+        draw_cfg = copy.deepcopy(cfg)
+        draw_cfg.distill_seed = distill_seed
+        try:
+            job, new = run_draw(draw_cfg, copy.deepcopy(plain), draw_seeds)
+        except MeasurementError as err:
+            failures.append(err)
+            continue
+        rows += new
+        name = job.name
+        done |= ok_rows(job, draw_seeds)
+    if rows:
+        log.info("%d rows appended to %s", len(rows),
+                 os.path.abspath(Path(cfg.results_dir) / "runs.csv"))
+    log_summary(cfg, name, done)
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        raise MeasurementError(f"{failures[0]} ({len(failures)} of the job's draws failed)"
+                               ) from failures[0].__cause__
+    return rows
+
+
+def run_draw(cfg: DictConfig, plain: dict[str, Any],
+             seeds: list[int]) -> tuple[Job, list[dict[str, Any]]]:
+    """The job's ``seeds`` on the set of ``cfg.distill_seed``: its job and the rows it appended.
+
+    1. Match the byte budget (``study.match_bytes``), then plan: the ``seeds`` less those with
+       an ``ok`` or ``infeasible`` row, here or in a ``reuse`` file (:func:`pending_seeds`);
+       none left, nothing is loaded.
+    2. Prepare the data and the distilled set, train and evaluate each seed, a row each.
+       Settings the data cannot satisfy (:class:`~mirage.errors.InfeasibleError`) write
+       ``status='infeasible'`` rows. Any other failure from here on (a ``match_bytes`` baseline
+       not measured yet included) writes a ``status='failed'`` row for every seed it left
+       unmeasured and raises :class:`~mirage.errors.MeasurementError`.
+    """
     try:
         match_budget(cfg, plain)
     except ConfigError as err:
@@ -162,8 +206,7 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
     if not pending:
         log.info("%s: every seed of %s already has an ok (or infeasible) row in %s; nothing to do "
                  "(force=true reruns)", job.name, seeds, job.csv_path)
-        log_summary(cfg, job, seeds)
-        return []
+        return job, []
     rows: list[dict[str, Any]] = []
     tracker = WandbTracker(plain["logger"]["wandb"], plain, job.name)
     try:
@@ -175,11 +218,9 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
         job.record_unmeasured(pending, "infeasible", err)
         log.warning("%s is infeasible, recorded as such (resume will not retry it): %s",
                     job.name, err)
-        return []
+        return job, []
     except Exception as err:
         job.record_unmeasured(pending[len(rows):], "failed", err)
         log.debug("run failed:\n%s", traceback.format_exc())
         raise MeasurementError(one_line(err)) from err
-    log.info("%d rows appended to %s", len(rows), os.path.abspath(job.csv_path))
-    log_summary(cfg, job, seeds)
-    return rows
+    return job, rows

@@ -1,6 +1,7 @@
 """What a study (``conf/experiment/``, its ``study:`` node) adds to a job: the arm's label and
-seeds, cells a machine leaves out (``skip``), rows other studies already measured (``reuse``),
-and a byte budget taken from another arm's set (``match_bytes``)."""
+seeds, the set each seed trains on (``distill_seed``), cells a machine leaves out (``skip``),
+rows other studies already measured (``reuse``), and a byte budget taken from another arm's set
+(``match_bytes``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,24 @@ def job_seeds(cfg: DictConfig) -> list[int]:
     """The job's evaluation seeds: its arm's own (``study.arm_seeds``), else ``seeds``."""
     arm = cfg.study.arm
     return list(cfg.study.arm_seeds.get(arm, cfg.seeds) if arm else cfg.seeds)
+
+
+PER_SEED = "per_seed"  # distill_seed=per_seed: evaluation seed s trains on the set of draw s
+
+
+def seed_draws(cfg: DictConfig, seeds: list[int]) -> dict[int, list[int]]:
+    """Distill seed -> the evaluation seeds that train on its set: every seed on
+    ``distill_seed``'s set, or, with ``distill_seed=per_seed``, seed s on its own draw s (so the
+    spread over seeds covers the distiller's draw as well as the GNN's initialisation)."""
+    return {s: [s] for s in seeds} if cfg.distill_seed == PER_SEED else {cfg.distill_seed: seeds}
+
+
+def one_draw(cfg: DictConfig) -> int:
+    """``distill_seed`` for a tool that reads one distilled set."""
+    if cfg.distill_seed == PER_SEED:
+        raise ConfigError(f"distill_seed={PER_SEED} draws a set per evaluation seed; this tool "
+                          "reads one set: give distill_seed an integer")
+    return cfg.distill_seed
 
 
 def pending_seeds(cfg: DictConfig, job: Job, seeds: list[int]) -> list[int]:

@@ -15,7 +15,7 @@ from mirage.distill.base import build_distiller
 from mirage.errors import ConfigError
 from mirage.models import build_model
 from mirage.schema import check_keys
-from mirage.study import skipped_by
+from mirage.study import PER_SEED, skipped_by
 from mirage.sweep import show_progress
 from mirage.tracking import check_credentials
 
@@ -52,9 +52,12 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
             raise ConfigError(f"{key} must be true or false, got {OmegaConf.select(cfg, key)!r}")
     if cfg.train.lr <= 0 or cfg.train.weight_decay < 0:
         raise ConfigError("train.lr must be > 0 and train.weight_decay >= 0")
-    for key, least in (("num_threads", 1), ("distill_seed", 0)):
-        if not isinstance(cfg[key], int) or cfg[key] < least:
-            raise ConfigError(f"{key} must be an integer >= {least}, got {cfg[key]!r}")
+    if not isinstance(cfg.num_threads, int) or cfg.num_threads < 1:
+        raise ConfigError(f"num_threads must be an integer >= 1, got {cfg.num_threads!r}")
+    if cfg.distill_seed != PER_SEED and (not isinstance(cfg.distill_seed, int)
+                                         or cfg.distill_seed < 0):
+        raise ConfigError(f"distill_seed must be an integer >= 0 or {PER_SEED}, got "
+                          f"{cfg.distill_seed!r}")
     if cfg.dataset.metric not in ("auc", "acc"):
         raise ConfigError(f"dataset.metric={cfg.dataset.metric!r} is not one of ['acc', 'auc']")
     study = cfg.study

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import PLUGIN_ARGS
 
-from mirage.errors import DataError, MeasurementError
+from experiments.cli import distilled_set
+from mirage.errors import ConfigError, DataError, MeasurementError
 from mirage.pipeline import run
 from mirage.records import read_rows
 
@@ -64,6 +65,33 @@ def test_a_failure_while_measuring_is_a_row_and_bad_input_is_not(run_cfg) -> Non
     with pytest.raises(DataError, match="NOT_THERE"):
         run(missing)
     assert len(read_rows(Path(cfg.results_dir) / "runs.csv")) == 2  # no row for bad input
+
+
+def test_per_seed_draws_train_each_seed_on_its_own_set(run_cfg) -> None:
+    """distill_seed=per_seed: seed s trains on the set of distill seed s, and its row says so.
+    Rows of one fixed draw count for the seed whose draw it is (seed 0) and no other; a rerun
+    finds every seed done."""
+    args = ("distiller=random", "distiller.gpc=3", "model=gcn", "train.epochs=2", "seeds=[0,1,2]")
+    fixed = run(run_cfg(*args))
+    assert [r["distill_seed"] for r in fixed] == [0, 0, 0]
+    drawn = run(run_cfg(*args, "distill_seed=per_seed"))
+    assert [(r["seed"], r["distill_seed"]) for r in drawn] == [(1, 1), (2, 2)]
+    assert len({r["distilled_bytes"] for r in fixed[:1] + drawn}) == 3  # three draws
+    assert run(run_cfg(*args, "distill_seed=per_seed")) == []
+    with pytest.raises(ConfigError, match="distill_seed must be an integer >= 0 or per_seed"):
+        run(run_cfg(*args, "distill_seed=each"))
+    with pytest.raises(ConfigError, match="this tool reads one set"):
+        distilled_set(run_cfg(*args, "distill_seed=per_seed"))
+
+
+def test_a_draw_that_fails_leaves_the_others_measured(run_cfg) -> None:
+    cfg = run_cfg(*PLUGIN_ARGS, "distiller=exploding", "distiller.draws=[1]", "model=gcn",
+                  "train.epochs=2", "seeds=[0,1,2]", "distill_seed=per_seed")
+    with pytest.raises(MeasurementError, match="exploded while distilling"):
+        run(cfg)
+    rows = read_rows(Path(cfg.results_dir) / "runs.csv")
+    assert [(r["seed"], r["distill_seed"], r["status"]) for r in rows] == [
+        ("0", "0", "ok"), ("1", "1", "failed"), ("2", "2", "ok")]
 
 
 def test_mirage_distils_once_for_every_model(run_cfg, tmp_path: Path) -> None:

@@ -176,25 +176,23 @@ def test_mirage_seed_s_is_its_own_draw_where_its_set_has_one() -> None:
 @pytest.mark.parametrize("drawn", [True, False])
 def test_a_set_that_draws_is_drawn_again_for_each_seed(monkeypatch, drawn: bool) -> None:
     """Where Mirage's sets of distill seeds 0 and 1 differ, seed s of Mirage runs on its own draw
-    (distill_seed=s) and random meets that set's bytes; where they agree, one set serves every
-    seed (distill_seed=0, the runs measured before stay valid)."""
+    (distill_seed=per_seed) and random meets that set's bytes; where they agree, one set serves
+    every seed (distill_seed=0, the runs measured before stay valid). Random is drawn per seed
+    either way, one sweep per distinct byte budget."""
     from experiments.studies import generic_default
 
     calls: list[list[str]] = []
     monkeypatch.setattr(generic_default, "mirage_sets", lambda _, draws: {
-        d: (100 + d, f"set{d}") if drawn else (100, "set") for d in draws})
+        d: (100 + d % 2, f"set{d}") if drawn else (100, "set") for d in draws})
     monkeypatch.setattr(generic_default, "sweep", lambda o: calls.append(list(o)) or 0)
     assert generic_default.against_random("D r", ["dataset=tu"], ["distiller.x=1"], [],
-                                          [0, 2]) == 0
-    runs = {(o[1], next(x for x in o if x.startswith(("distill_seed", "distiller.budget"))),
-             o[-1] if o[1] == "distiller=mirage" else o[-2]) for o in calls}
-    mirage = {("distiller=mirage", "distill_seed=0", "seeds=[0]"),
-              ("distiller=mirage", "distill_seed=2", "seeds=[2]")} if drawn else {
-        ("distiller=mirage", "distill_seed=0", "seeds=[0,2]")}
-    random = {("distiller=random", f"distiller.budget_bytes={100 + (2 if drawn else 0)}",
-               "distill_seed=2"), ("distiller=random", "distiller.budget_bytes=100",
-                                   "distill_seed=0")}
-    assert runs == mirage | random
+                                          [0, 1, 2]) == 0
+    keys = ("distiller", "distiller.budget_bytes", "distill_seed", "seeds")
+    runs = {tuple(dict(o.split("=", 1) for o in call).get(k) for k in keys) for call in calls}
+    mirage = ("mirage", None, "per_seed" if drawn else "0", "[0,1,2]")
+    random = {("random", "100", "per_seed", "[0,2]"), ("random", "101", "per_seed", "[1]")} \
+        if drawn else {("random", "100", "per_seed", "[0,1,2]")}
+    assert len(calls) == len(runs) and runs == {mirage} | random
 
 
 def test_weighted_readout_counts_a_root_as_that_many_nodes() -> None:

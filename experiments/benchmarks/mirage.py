@@ -85,6 +85,7 @@ def measure(dataset: str, repeats: int, epochs: int, device_name: str,
     from mirage.data import load_dataset, resolve_data_root
     from mirage.distill.base import DistilledSet, build_distiller, nbytes
     from mirage.models import build_model
+    from mirage.study import one_draw
     from mirage.train import train_epoch
     from mirage.validation import resolve_device
 
@@ -94,7 +95,7 @@ def measure(dataset: str, repeats: int, epochs: int, device_name: str,
     data = load_dataset(cfg.dataset, resolve_data_root(cfg.data_root), Path(cfg.cache_dir))
     _, rss_load = common.rss_mb()
     params = OmegaConf.to_container(cfg.distiller, resolve=True)
-    distiller = build_distiller(params)
+    distiller, draw = build_distiller(params), one_draw(cfg)
 
     gc.collect()
     reset = common.reset_peak_rss()
@@ -104,7 +105,7 @@ def measure(dataset: str, repeats: int, epochs: int, device_name: str,
         ds = None
         gc.collect()
         t0 = time.perf_counter()
-        ds = distiller.distill(data.train_split(), cfg.distill_seed)
+        ds = distiller.distill(data.train_split(), draw)
         seconds.append(time.perf_counter() - t0)
         timings.append(ds.meta["timings"])
     _, rss_peak = common.rss_mb()

@@ -5,7 +5,7 @@ GNN as deep as the trees). Per dataset and budget rule, Mirage's set is distille
 harness's own cache, so the sweep then hits it), and random gets ``distiller.budget_bytes`` = that
 set's bytes (the smallest balanced random coreset of equal or larger size), a new draw for each
 seed (``distill_seed`` = the seed). Where Mirage's set draws real graphs or nodes, its set is
-drawn anew for each seed too (:func:`mirage_draws`). Both are trained with GCN, GIN and GAT.
+drawn anew for each seed too (:func:`draws_per_seed`). Both are trained with GCN, GIN and GAT.
 
 Usage::
 
@@ -211,35 +211,43 @@ def run(datasets: Sequence[str], rules: Sequence[str], models: Sequence[str],
                 for name in datasets for rule in rules), default=0)
 
 
-def mirage_draws(sets: dict[int, tuple[int, str]], seeds: Sequence[int]) -> dict[int, int]:
-    """The distill seed each training seed's Mirage run uses, from :func:`mirage_sets` of
-    ``{0, 1, *seeds}``: the seed itself where the set depends on its draw (any two differ), so
-    the interval covers Mirage's draw as it does random's; else 0 for every seed (one set)."""
-    drawn = len({fingerprint for _, fingerprint in sets.values()}) > 1
-    return {s: s if drawn else 0 for s in seeds}
+def draws_per_seed(sets: dict[int, tuple[int, str]]) -> bool:
+    """Whether Mirage's set depends on its draw (any two of :func:`mirage_sets` of
+    ``{0, 1, *seeds}`` differ): then seed s trains on its own draw (``distill_seed=per_seed``),
+    so the interval covers Mirage's draw as it does random's; else one set, distill seed 0's,
+    serves every seed (and the runs measured before stay valid)."""
+    return len({fingerprint for _, fingerprint in sets.values()}) > 1
 
 
 def against_random(label: str, base: Sequence[str], rule: Sequence[str],
                    common: Sequence[str], seeds: Sequence[int]) -> int:
     """Mirage under the ``rule`` overrides on ``base`` (the dataset's) with ``seeds``, then, for
-    each seed s, random at the bytes of Mirage's set of seed s drawn with ``distill_seed=s`` and
-    trained with seed s (so the comparison covers the draw; :data:`mirage.report.paired.DRAWS`),
-    all swept with ``common``. Mirage's set of seed s is drawn with :func:`mirage_draws`. The
-    worst exit code of the sweeps, or 1 when Mirage cannot distil the data under the rule
-    (reported as ``label``, skipped)."""
+    each seed s, random at the bytes of the set Mirage's seed s trains on (:func:`draws_per_seed`)
+    drawn with ``distill_seed=s`` and trained with seed s (so the comparison covers the draw;
+    :data:`mirage.report.paired.DRAWS`), all swept with ``common``; seeds whose Mirage sets
+    have the same bytes share a random sweep. The worst exit code of the sweeps, or 1 when
+    Mirage cannot distil the data under the rule (reported as ``label``, skipped)."""
     from mirage.errors import ConfigError
+    from mirage.study import PER_SEED
 
     try:
         sets = mirage_sets([*base, *rule], sorted({0, 1, *seeds}))
     except ConfigError as err:
         print(f"{label}: {err}", flush=True)
         return 1
-    draws = mirage_draws(sets, seeds)
-    codes = [sweep([*base, "distiller=mirage", *rule, *common, f"distill_seed={d}",
-                    f"seeds=[{','.join(str(s) for s in seeds if draws[s] == d)}]"])
-             for d in sorted(set(draws.values()))]
-    codes += [sweep([*base, "distiller=random", f"distiller.budget_bytes={sets[draws[s]][0]}",
-                     f"distill_seed={s}", f"seeds=[{s}]", *common]) for s in seeds]
+    drawn = draws_per_seed(sets)
+    by_bytes: dict[int, list[int]] = {}
+    for s in seeds:
+        by_bytes.setdefault(sets[s if drawn else 0][0], []).append(s)
+
+    def listed(group: Sequence[int]) -> str:
+        return f"seeds=[{','.join(str(s) for s in group)}]"
+
+    codes = [sweep([*base, "distiller=mirage", *rule, *common,
+                    f"distill_seed={PER_SEED if drawn else 0}", listed(seeds)])]
+    codes += [sweep([*base, "distiller=random", f"distiller.budget_bytes={size}",
+                     f"distill_seed={PER_SEED}", listed(group), *common])
+              for size, group in by_bytes.items()]
     return max(codes)
 
 

@@ -67,7 +67,7 @@ def _draw(rows: pd.DataFrame) -> pd.Series:
 def _mirage_draws(mirage: pd.DataFrame) -> pd.DataFrame:
     """Mirage's runs that stand for each seed. A cell (dataset, rule, model, split) with runs
     whose set was drawn anew for their seed (``distill_seed`` = the seed, not 0: a set that
-    draws real graphs or nodes, :func:`experiments.studies.generic_default.mirage_draws`) keeps
+    draws real graphs or nodes, :func:`experiments.studies.generic_default.draws_per_seed`) keeps
     those only; a cell without any keeps its draw-0 runs for every seed (its set does not depend
     on the draw, or it was measured before 2026-12-07, when every seed used draw 0)."""
     draw = _draw(mirage)
