@@ -161,10 +161,10 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
     failures: list[MeasurementError] = []
     name = ""
     for distill_seed, draw_seeds in seed_draws(cfg, seeds).items():
-        draw_cfg = copy.deepcopy(cfg)
-        draw_cfg.distill_seed = distill_seed
+        draw_cfg, draw_plain = copy.deepcopy(cfg), copy.deepcopy(plain)
+        draw_cfg.distill_seed = draw_plain["distill_seed"] = distill_seed  # W&B's config too
         try:
-            job, new = run_draw(draw_cfg, copy.deepcopy(plain), draw_seeds)
+            job, new = run_draw(draw_cfg, draw_plain, draw_seeds)
         except MeasurementError as err:
             failures.append(err)
             continue
