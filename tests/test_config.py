@@ -134,3 +134,25 @@ def test_unknown_option_lists_valid_ones(tmp_path: Path) -> None:
     out = _run("distiller=nope", tmp=tmp_path)
     assert out.returncode != 0
     assert "distiller/nope" in out.stderr and "random" in out.stderr
+
+
+def _readme_runs() -> list[list[str]]:
+    """The overrides of each ``python run.py`` command in the README, one job of each sweep (the
+    first value of every comma list), Hydra's own keys left out."""
+    import re
+    import shlex
+
+    text = (ROOT / "README.md").read_text().replace("\\\n", " ")
+    runs = []
+    for line in re.findall(r"^python run\.py([^#\n]*)", text, flags=re.MULTILINE):
+        command = re.split(r"&&|;|\|", line)[0]
+        words = [w for w in shlex.split(command) if w != "-m" and not w.startswith("hydra")]
+        runs.append([w.split(",")[0] if "=" in w else w for w in words])
+    return runs
+
+
+@pytest.mark.parametrize("overrides", _readme_runs(), ids=" ".join)
+def test_every_run_command_of_the_readme_validates(overrides: list[str]) -> None:
+    """The front door's commands stay valid as configs change (their input checks need no data
+    and no run)."""
+    validate(compose_cfg(overrides))
