@@ -159,7 +159,7 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     done: dict[int, dict[str, Any]] = {}
     failures: list[MeasurementError] = []
-    name = ""
+    job: Job | None = None  # the last draw's that ran (draws differ only in distill_seed)
     for distill_seed, draw_seeds in seed_draws(cfg, seeds).items():
         draw_cfg, draw_plain = copy.deepcopy(cfg), copy.deepcopy(plain)
         draw_cfg.distill_seed = draw_plain["distill_seed"] = distill_seed  # W&B's config too
@@ -169,12 +169,11 @@ def run(cfg: DictConfig) -> list[dict[str, Any]]:
             failures.append(err)
             continue
         rows += new
-        name = job.name
         done |= ok_rows(job, draw_seeds)
-    if rows:
-        log.info("%d rows appended to %s", len(rows),
-                 os.path.abspath(Path(cfg.results_dir) / "runs.csv"))
-    log_summary(cfg, name, done)
+    if job is not None:
+        if rows:
+            log.info("%d rows appended to %s", len(rows), os.path.abspath(job.csv_path))
+        log_summary(cfg, job.name, done)
     if len(failures) == 1:
         raise failures[0]
     if failures:
